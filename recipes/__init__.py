@@ -1,0 +1,1 @@
+"""Recipes: one folder per async testing pattern."""

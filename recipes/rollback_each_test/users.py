@@ -1,0 +1,91 @@
+"""A users repository over one asyncpg connection.
+
+Database errors that callers can act on become domain errors; SQL is always
+parameterised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import asyncpg
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    name  text NOT NULL
+)
+"""
+
+
+class DuplicateEmailError(Exception):
+    """Another user already has this email address."""
+
+
+class UserNotFoundError(LookupError):
+    """No user has this id."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+
+
+def _check(email: str, name: str) -> None:
+    if "@" not in email.strip("@"):
+        raise ValueError(f"invalid email {email!r}: expected an address like someone@example.org")
+    if not name.strip():
+        raise ValueError("name must not be blank")
+
+
+class UserRepository:
+    """Reads and writes users; each method is one statement or one transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def create_schema(self) -> None:
+        await self._conn.execute(SCHEMA)
+
+    async def add(self, email: str, name: str) -> User:
+        _check(email, name)
+        try:
+            # A savepoint when the caller has a transaction open: a duplicate
+            # then undoes this insert only, and the caller's transaction stays usable.
+            async with self._conn.transaction():
+                row = await self._conn.fetchrow(
+                    "INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id, email, name", email, name
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise DuplicateEmailError(f"a user with email {email!r} already exists") from exc
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return User(**row)
+
+    async def add_many(self, people: Iterable[tuple[str, str]]) -> list[User]:
+        """Add all of them or none: one duplicate undoes the whole batch."""
+        async with self._conn.transaction():
+            return [await self.add(email, name) for email, name in people]
+
+    async def get(self, user_id: int) -> User:
+        row = await self._conn.fetchrow("SELECT id, email, name FROM users WHERE id = $1", user_id)
+        if row is None:
+            raise UserNotFoundError(f"no user with id {user_id}")
+        return User(**row)
+
+    async def rename(self, user_id: int, name: str) -> User:
+        if not name.strip():
+            raise ValueError("name must not be blank")
+        row = await self._conn.fetchrow(
+            "UPDATE users SET name = $2 WHERE id = $1 RETURNING id, email, name", user_id, name
+        )
+        if row is None:
+            raise UserNotFoundError(f"no user with id {user_id}")
+        return User(**row)
+
+    async def list(self) -> list[User]:
+        rows = await self._conn.fetch("SELECT id, email, name FROM users ORDER BY id")
+        return [User(**row) for row in rows]

@@ -154,3 +154,15 @@ async def test_raw_begin_breaks_code_that_uses_transactions(postgres_dsn: str) -
         await connection.execute("ROLLBACK")
     finally:
         await connection.close()
+
+
+async def test_a_failed_statement_without_a_savepoint_poisons_the_transaction(
+    conn: asyncpg.Connection, users: UserRepository
+) -> None:
+    await users.add("once@example.org", "Once")
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await conn.execute("INSERT INTO users (email, name) VALUES ('once@example.org', 'Twice')")
+
+    with pytest.raises(asyncpg.InFailedSQLTransactionError, match="current transaction is aborted"):
+        await users.list()

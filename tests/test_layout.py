@@ -1,0 +1,95 @@
+"""The cookbook's own rules, checked: recipe layout, README shape, line links, index, compose file."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import postgres_provider
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted(p for p in (ROOT / "recipes").iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+README_SECTIONS = ["## The problem", "## Files", "## Run it", "## What to look at", "## Pitfalls", "## Doc section"]
+LINE_LINK = re.compile(r"\[([^\]]+)\]\(([^)#\s]+)#L(\d+)(?:-L(\d+))?\)")
+ids = [recipe.name for recipe in RECIPES]
+
+
+def modules_of(recipe: Path) -> list[Path]:
+    return [
+        p
+        for p in recipe.glob("*.py")
+        if not p.name.startswith("test_") and p.name not in ("conftest.py", "__init__.py")
+    ]
+
+
+def test_there_are_recipes() -> None:
+    assert len(RECIPES) >= 2
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_recipe_has_readme_one_test_file_and_a_module(recipe: Path) -> None:
+    assert (recipe / "README.md").is_file()
+    assert (recipe / "__init__.py").is_file(), "relative imports need the folder to be a package"
+    assert len(list(recipe.glob("test_*.py"))) == 1
+    assert modules_of(recipe), "a recipe pairs its test file with a module of its own"
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", recipe.name), "folder names say the task in snake_case"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_recipe_imports_its_own_modules_relatively(recipe: Path) -> None:
+    names = {module.stem for module in modules_of(recipe)}
+    for source in recipe.glob("*.py"):
+        text = source.read_text()
+        assert "from recipes" not in text and "import recipes" not in text
+        for name in names:
+            assert not re.search(rf"^(from {name} import|import {name}\b)", text, re.M), (
+                f"{source.name}: use `from .{name} import ...`"
+            )
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_recipe_readme_has_the_fixed_shape(recipe: Path) -> None:
+    text = (recipe / "README.md").read_text()
+    assert text.startswith("# How to "), "the title says the task: '# How to ...'"
+    positions = [text.find(section + "\n") for section in README_SECTIONS]
+    assert -1 not in positions, f"missing sections: {[s for s, p in zip(README_SECTIONS, positions) if p < 0]}"
+    assert positions == sorted(positions), f"sections out of order; expected {README_SECTIONS}"
+    assert f"pytest recipes/{recipe.name}" in text
+
+
+@pytest.mark.parametrize("readme", [ROOT / "README.md", *(r / "README.md" for r in RECIPES)], ids=["top", *ids])
+def test_line_links_point_at_what_they_name(readme: Path) -> None:
+    """A link like [`name`](file.py#L10-L20) must start at the line that holds `name`, so links cannot drift."""
+    for text, target, first, last in LINE_LINK.findall(readme.read_text()):
+        path = (readme.parent / target).resolve()
+        assert path.is_file(), f"{readme}: link to missing file {target}"
+        lines = path.read_text().splitlines()
+        start, end = int(first), int(last or first)
+        assert 1 <= start <= end <= len(lines), f"{readme}: {target}#L{first}-L{last} is outside the file"
+        code = re.search(r"`([^`]+)`", text)
+        assert code, f"{readme}: link text {text!r} must name what it points at in `backticks`"
+        assert code.group(1) in lines[start - 1], f"{readme}: line {start} of {target} does not hold {code.group(1)!r}"
+
+
+def test_top_readme_indexes_every_recipe() -> None:
+    text = (ROOT / "README.md").read_text()
+    missing = [recipe.name for recipe in RECIPES if f"(recipes/{recipe.name}/)" not in text]
+    assert not missing, f"README.md index lacks: {missing}"
+
+
+def test_compose_service_matches_what_the_provider_probes() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["postgres"]
+    env = service["environment"]
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]) == (
+        postgres_provider.COMPOSE_USER,
+        postgres_provider.COMPOSE_PASSWORD,
+        postgres_provider.COMPOSE_DB,
+    )
+    assert service["ports"] == [f"{postgres_provider.COMPOSE_HOST}:{postgres_provider.COMPOSE_PORT}:5432"]
+    assert re.fullmatch(r"postgres:\d+\.\d+[-\w.]*", service["image"]), "pin the image to a minor version"
+    assert "pg_isready" in " ".join(service["healthcheck"]["test"])
+    assert service["tmpfs"] == ["/var/lib/postgresql/data"]
+    for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+        assert setting in service["command"]

@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Some shells export this; without .pyc files pytest re-rewrites every plugin module
+# (hypothesis alone costs about a second) in every process, worker and sandbox.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help test lint fmt list db-up db-down lock clean
 

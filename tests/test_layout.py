@@ -41,7 +41,7 @@ def test_recipe_imports_its_own_modules_relatively(recipe: Path) -> None:
     names = {module.stem for module in modules_of(recipe)}
     for source in recipe.glob("*.py"):
         text = source.read_text()
-        assert "from recipes" not in text and "import recipes" not in text
+        assert not re.search(r"^(from|import) recipes\b", text, re.M), f"{source.name}: import the recipe relatively"
         for name in names:
             assert not re.search(rf"^(from {name} import|import {name}\b)", text, re.M), (
                 f"{source.name}: use `from .{name} import ...`"
@@ -53,7 +53,9 @@ def test_recipe_readme_has_the_fixed_shape(recipe: Path) -> None:
     text = (recipe / "README.md").read_text()
     assert text.startswith("# How to "), "the title says the task: '# How to ...'"
     positions = [text.find(section + "\n") for section in README_SECTIONS]
-    assert -1 not in positions, f"missing sections: {[s for s, p in zip(README_SECTIONS, positions) if p < 0]}"
+    assert -1 not in positions, (
+        f"missing sections: {[s for s, p in zip(README_SECTIONS, positions, strict=True) if p < 0]}"
+    )
     assert positions == sorted(positions), f"sections out of order; expected {README_SECTIONS}"
     assert f"pytest recipes/{recipe.name}" in text
 

@@ -1,0 +1,203 @@
+"""The PostgreSQL provider: each way of finding a server, and each way of not finding one."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+import postgres_provider
+from postgres_provider import (
+    CLUSTER_PREFIX,
+    HANDOFF_DSN_ENV,
+    HANDOFF_LABEL_ENV,
+    provider_key,
+    remove_abandoned_clusters,
+    run_outside_test_loop,
+    with_database,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SANDBOX_TESTS = """
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+@pytest.mark.asyncio
+async def test_database_is_usable(postgres_dsn):
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        await conn.execute("CREATE TABLE t (x int)")
+        assert await conn.fetchval("SELECT current_database()") == urlsplit(postgres_dsn).path.lstrip("/")
+    finally:
+        await conn.close()
+
+def test_second_user(postgres_dsn):
+    assert "cookbook_test_" in postgres_dsn
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
+    """A project that loads the provider, on a machine with no server of any kind."""
+    for name in ("DATABASE_URL", "CI", "COOKBOOK_REQUIRE_POSTGRES", HANDOFF_DSN_ENV, HANDOFF_LABEL_ENV):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "empty-bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, "")
+    monkeypatch.setattr(postgres_provider, "COMPOSE_DSN", f"postgresql://cookbook@127.0.0.1:{closed_port()}/cookbook")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    # As a user's conftest would after copying postgres_provider.py next to it.
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\npytest_plugins = ['postgres_provider']\n")
+    pytester.makepyfile(test_db=SANDBOX_TESTS)
+    return pytester
+
+
+def database_names(admin_dsn: str) -> set[str]:
+    async def fetch() -> set[str]:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            return {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
+        finally:
+            await conn.close()
+
+    return run_outside_test_loop(fetch())
+
+
+@pytest.fixture
+def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
+    server = request.config.stash[provider_key].resolve()
+    assert server is not None
+    return server.admin_dsn
+
+
+def test_no_server_skips_with_one_message_naming_the_three_fixes(sandbox: pytest.Pytester) -> None:
+    result = sandbox.runpytest("-ra", "-p", "no:randomly")
+
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "postgres: none found (database tests will not run)",
+            "SKIPPED [[]1[]] *no PostgreSQL server for the database tests. Fix it one of three ways: "
+            "(1) set DATABASE_URL=*; (2) run `make db-up`*; (3) install the PostgreSQL server binaries*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(("name", "value"), [("CI", "true"), ("COOKBOOK_REQUIRE_POSTGRES", "1")])
+def test_no_server_fails_under_ci(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    result = sandbox.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*no PostgreSQL server*(required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set)"])
+
+
+@pytest.mark.parametrize("ci", ["", "0", "false"])
+def test_ci_set_to_a_false_value_still_skips(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    monkeypatch.setenv("CI", ci)
+
+    sandbox.runpytest("-p", "no:randomly").assert_outcomes(skipped=2)
+
+
+def test_database_url_that_does_not_answer_fails_even_outside_ci(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{closed_port()}/nowhere")
+
+    result = sandbox.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*DATABASE_URL is set but its server does not answer*"])
+
+
+def test_database_url_is_used_and_its_run_database_dropped(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, admin_dsn: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", admin_dsn)
+    before = database_names(admin_dsn)
+
+    result = sandbox.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])
+    assert database_names(admin_dsn) == before
+
+
+def test_xdist_workers_share_one_server_and_get_a_database_each(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, admin_dsn: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", admin_dsn)
+    before = database_names(admin_dsn)
+    sandbox.makepyfile(
+        test_workers="""
+        import os
+
+        def test_database_name_carries_the_worker_id(postgres_dsn):
+            assert os.environ["PYTEST_XDIST_WORKER"] in postgres_dsn
+        """
+    )
+
+    result = sandbox.runpytest("-n", "2", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])
+    assert database_names(admin_dsn) == before
+
+
+def test_with_database_replaces_only_the_database_name() -> None:
+    assert (
+        with_database("postgresql://u:p@h:5/old?sslmode=disable", "new") == "postgresql://u:p@h:5/new?sslmode=disable"
+    )
+    assert with_database("postgresql://postgres@/postgres?host=/tmp/x", "db") == "postgresql://postgres@/db?host=/tmp/x"
+
+
+def test_server_binaries_are_found_through_the_configured_globs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for version in ("14", "16"):
+        bindir = tmp_path / "pg" / version / "bin"
+        bindir.mkdir(parents=True)
+        for tool in ("initdb", "pg_ctl"):
+            (bindir / tool).touch()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, f"{tmp_path}/pg/*/bin")
+
+    assert postgres_provider.find_server_bindir() == tmp_path / "pg" / "16" / "bin"
+
+    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, "")
+    assert postgres_provider.find_server_bindir() is None
+
+
+def test_clusters_of_killed_runs_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)
+    parent = postgres_provider.clusters_parent()
+    abandoned = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=parent))
+    live = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=parent))
+    (abandoned / "owner.pid").write_text(str(dead_pid))
+    (live / "owner.pid").write_text(str(os.getpid()))
+    try:
+        remove_abandoned_clusters(tmp_path)  # no postmaster.pid: pg_ctl is never called
+
+        assert not abandoned.exists()
+        assert live.exists()
+    finally:
+        subprocess.run(["rm", "-rf", str(abandoned), str(live)], check=True)

@@ -24,10 +24,15 @@ from postgres_provider import (
 ROOT = Path(__file__).resolve().parent.parent
 
 SANDBOX_TESTS = """
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+
+def record_database(dsn):
+    with open(Path(__file__).parent / "run-databases.txt", "a") as log:
+        log.write(urlsplit(dsn).path.lstrip("/") + "\\n")
 
 @pytest.mark.asyncio
 async def test_database_is_usable(postgres_dsn):
@@ -40,6 +45,7 @@ async def test_database_is_usable(postgres_dsn):
 
 def test_second_user(postgres_dsn):
     assert "cookbook_test_" in postgres_dsn
+    record_database(postgres_dsn)
 """
 
 
@@ -63,6 +69,11 @@ def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\npytest_plugins = ['postgres_provider']\n")
     pytester.makepyfile(test_db=SANDBOX_TESTS)
     return pytester
+
+
+def run_databases(sandbox: pytest.Pytester) -> set[str]:
+    """The databases the sandbox's tests said they used."""
+    return set((sandbox.path / "run-databases.txt").read_text().split())
 
 
 def database_names(admin_dsn: str) -> set[str]:
@@ -132,26 +143,28 @@ def test_database_url_is_used_and_its_run_database_dropped(
     sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, admin_dsn: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", admin_dsn)
-    before = database_names(admin_dsn)
 
     result = sandbox.runpytest("-p", "no:randomly")
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])
-    assert database_names(admin_dsn) == before
+    used = run_databases(sandbox)
+    assert len(used) == 1
+    assert not used & database_names(admin_dsn)
 
 
 def test_xdist_workers_share_one_server_and_get_a_database_each(
     sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, admin_dsn: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", admin_dsn)
-    before = database_names(admin_dsn)
     sandbox.makepyfile(
         test_workers="""
         import os
+        from test_db import record_database
 
         def test_database_name_carries_the_worker_id(postgres_dsn):
             assert os.environ["PYTEST_XDIST_WORKER"] in postgres_dsn
+            record_database(postgres_dsn)
         """
     )
 
@@ -159,7 +172,10 @@ def test_xdist_workers_share_one_server_and_get_a_database_each(
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])
-    assert database_names(admin_dsn) == before
+    used = run_databases(sandbox)
+    assert used
+    assert all(name.endswith(("_gw0", "_gw1")) for name in used)
+    assert not used & database_names(admin_dsn)
 
 
 def test_with_database_replaces_only_the_database_name() -> None:

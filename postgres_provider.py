@@ -306,13 +306,24 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None
 
 
+def _needs_postgres(item: pytest.Item) -> bool:
+    return "postgres_dsn" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Start a server only when a selected test needs one. With none to be had, mark
+    # those tests skipped, so that -ra folds them into one line per file.
+    needing = [item for item in items if _needs_postgres(item)]
+    provider = config.stash[provider_key]
+    if needing and provider.resolve() is None and not (provider.fatal or requires_postgres()):
+        for item in needing:
+            item.add_marker(pytest.mark.skip(reason=provider.failure))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # Start a server only when a selected test needs one, and say which right away.
-    if any("postgres_dsn" in getattr(item, "fixturenames", ()) for item in session.items):
-        line = session.config.stash[provider_key].describe()
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and not hasattr(session.config, "workerinput"):
-            reporter.write_line(line)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and any(_needs_postgres(item) for item in session.items):
+        reporter.write_line(session.config.stash[provider_key].describe())
 
 
 def with_database(dsn: str, dbname: str) -> str:

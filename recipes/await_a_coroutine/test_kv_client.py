@@ -84,7 +84,7 @@ async def test_context_manager_closes_the_connection_on_exit(server: FakeServer)
 
 @pytest.mark.asyncio
 async def test_context_manager_closes_the_connection_when_the_body_raises(server: FakeServer) -> None:
-    with pytest.raises(ZeroDivisionError):  # noqa: PT012 - the raising body is the point
+    with pytest.raises(ZeroDivisionError):
         async with KeyValueClient(server.host, server.port) as client:
             await client.get("greeting")
             _ = 1 / 0

@@ -364,3 +364,15 @@ def postgres_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
         yield with_database(server.admin_dsn, dbname)
     finally:
         run_outside_test_loop(_drop_database(server.admin_dsn, dbname))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
+    """DSN of the server's own database, the same for every xdist worker.
+
+    For recipes that create databases of their own or coordinate workers with
+    advisory locks (which are per database). Never write test data here.
+    """
+    server = request.config.stash[provider_key].resolve()
+    assert server is not None  # postgres_dsn has skipped or failed otherwise
+    return server.admin_dsn

@@ -1,5 +1,6 @@
 """The cookbook's own rules, checked: recipe layout, README shape, line links, index, compose file."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -38,14 +39,16 @@ def test_recipe_has_readme_one_test_file_and_a_module(recipe: Path) -> None:
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=ids)
 def test_recipe_imports_its_own_modules_relatively(recipe: Path) -> None:
-    names = {module.stem for module in modules_of(recipe)}
+    names = {module.stem for module in modules_of(recipe)} | {"recipes"}
     for source in recipe.glob("*.py"):
-        text = source.read_text()
-        assert not re.search(r"^(from|import) recipes\b", text, re.M), f"{source.name}: import the recipe relatively"
-        for name in names:
-            assert not re.search(rf"^(from {name} import|import {name}\b)", text, re.M), (
-                f"{source.name}: use `from .{name} import ...`"
-            )
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                absolute = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                absolute = {node.module.split(".")[0]}
+            else:
+                continue
+            assert not absolute & names, f"{source.name}:{node.lineno}: import the recipe's own modules relatively"
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=ids)

@@ -1,0 +1,138 @@
+"""pytest-xdist workers, each on a database of its own cloned from one template."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from . import worker_databases
+from .worker_databases import WorkerDatabases
+
+SCHEMA = "CREATE TABLE visits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, worker text NOT NULL)"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def worker_dsn(postgres_admin_dsn: str, worker_id: str, testrun_uid: str) -> AsyncIterator[str]:
+    """This worker's database; `worker_id` and `testrun_uid` come from pytest-xdist."""
+    databases = WorkerDatabases(postgres_admin_dsn, testrun_uid[:12], SCHEMA)
+    dsn = await databases.create(worker_id)
+    yield dsn
+    await databases.drop(worker_id)
+
+
+@pytest.mark.asyncio
+async def test_this_worker_has_a_database_of_its_own(worker_dsn: str, worker_id: str, testrun_uid: str) -> None:
+    conn = await asyncpg.connect(worker_dsn)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == f"par_{testrun_uid[:12]}_{worker_id}"
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_the_schema_comes_from_the_template(worker_dsn: str, worker_id: str) -> None:
+    conn = await asyncpg.connect(worker_dsn)
+    try:
+        # No DDL ran in this database: the table was copied with the template.
+        await conn.execute("INSERT INTO visits (worker) VALUES ($1)", worker_id)
+        assert await conn.fetchval("SELECT count(*) FROM visits WHERE worker = $1", worker_id) >= 1
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_the_last_worker_out_drops_the_template(postgres_admin_dsn: str) -> None:
+    databases = WorkerDatabases(postgres_admin_dsn, f"unit_{uuid.uuid4().hex[:8]}", SCHEMA)
+    prefix = databases.prefix
+
+    await databases.create("gw0")
+    await databases.create("gw1")
+    assert await databases.existing() == [f"{prefix}_gw0", f"{prefix}_gw1", f"{prefix}_template"]
+
+    await databases.drop("gw0")
+    assert await databases.existing() == [f"{prefix}_gw1", f"{prefix}_template"]  # gw1 still needs it
+
+    await databases.drop("gw1")
+    assert await databases.existing() == []
+
+
+@pytest.mark.asyncio
+async def test_a_role_without_createdb_cannot_make_worker_databases(postgres_admin_dsn: str) -> None:
+    role = f"no_createdb_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(postgres_admin_dsn)
+    try:
+        await conn.execute(f"CREATE ROLE {role} NOLOGIN NOCREATEDB")
+        await conn.execute(f"SET ROLE {role}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied to create database"):
+            await conn.execute('CREATE DATABASE "never_created"')
+    finally:
+        await conn.execute("RESET ROLE")
+        await conn.execute(f"DROP ROLE IF EXISTS {role}")
+        await conn.close()
+
+
+def test_invalid_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="invalid run id"):
+        WorkerDatabases("postgresql://x@localhost/db", "Run-1; DROP", SCHEMA)
+    databases = WorkerDatabases("postgresql://x@localhost/db", "run1", SCHEMA)
+    with pytest.raises(ValueError, match="invalid worker id"):
+        databases.name_for('gw0"; DROP DATABASE x; --')
+
+
+def test_each_worker_dsn_differs_only_in_the_database() -> None:
+    databases = WorkerDatabases("postgresql://u:p@db.internal:5432/admin?sslmode=require", "run1", SCHEMA)
+
+    assert databases.dsn_for("gw3") == "postgresql://u:p@db.internal:5432/par_run1_gw3?sslmode=require"
+
+
+SANDBOX_TESTS = """
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from worker_databases import WorkerDatabases
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def worker_dsn(worker_id, testrun_uid):
+    databases = WorkerDatabases(ADMIN_DSN, testrun_uid[:12], "CREATE TABLE t (x int)")
+    dsn = await databases.create(worker_id)
+    yield dsn
+    await databases.drop(worker_id)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("n", range(8))
+async def test_record_database(worker_dsn, n):
+    conn = await asyncpg.connect(worker_dsn)
+    try:
+        name = await conn.fetchval("SELECT current_database()")
+        await conn.execute("INSERT INTO t VALUES ($1)", n)
+    finally:
+        await conn.close()
+    with open(LOG, "a") as log:
+        log.write(name + "\\n")
+"""
+
+
+def test_two_workers_get_two_databases_and_leave_none_behind(
+    pytester: pytest.Pytester, postgres_admin_dsn: str
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(worker_databases=Path(worker_databases.__file__).read_text())
+    log = pytester.path / "databases.txt"
+    pytester.makepyfile(test_parallel=f"ADMIN_DSN = {postgres_admin_dsn!r}\nLOG = {str(log)!r}\n" + SANDBOX_TESTS)
+
+    result = pytester.runpytest("-n", "2", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=8)
+    used = set(log.read_text().split())  # e.g. {"par_<run id>_gw0", "par_<run id>_gw1"}
+    run_ids = {name.split("_")[1] for name in used}
+    assert len(run_ids) == 1
+    assert {name.rsplit("_", 1)[1] for name in used} <= {"gw0", "gw1"}
+    leftovers = WorkerDatabases(postgres_admin_dsn, run_ids.pop(), SCHEMA).existing()
+    assert asyncio.run(leftovers) == []  # clones and template all dropped

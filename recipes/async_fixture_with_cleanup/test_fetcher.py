@@ -272,3 +272,49 @@ def test_a_session_fixture_that_never_closes_fails_another_test(pytester: pytest
             "*ResourceWarning: Unclosed client session*",
         ]
     )
+
+
+def test_a_session_kept_in_a_module_global_fails_the_next_test(pytester: pytest.Pytester) -> None:
+    # A "shared" session created lazily in a global belongs to the first test's
+    # loop; pytest-asyncio closes that loop, and the next test that reuses it fails.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import aiohttp
+        import pytest
+        from aiohttp import web
+
+        _session = None
+
+        def shared_session():
+            global _session
+            if _session is None:
+                _session = aiohttp.ClientSession()
+            return _session
+
+        async def hello(request):
+            return web.json_response({"ok": True})
+
+        def make_app():
+            app = web.Application()
+            app.router.add_get("/", hello)
+            return app
+
+        @pytest.mark.asyncio
+        async def test_first(aiohttp_server):
+            server = await aiohttp_server(make_app())
+            async with shared_session().get(server.make_url("/")) as resp:
+                assert resp.status == 200
+
+        @pytest.mark.asyncio
+        async def test_second(aiohttp_server):
+            server = await aiohttp_server(make_app())
+            async with shared_session().get(server.make_url("/")) as resp:
+                assert resp.status == 200
+        """
+    )
+    # A subprocess: the global session is never closed, and must not be collected in our tests.
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-W", "ignore::ResourceWarning")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["E *RuntimeError: Event loop is closed"])

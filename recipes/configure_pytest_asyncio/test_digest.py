@@ -251,3 +251,53 @@ def test_unset_fixture_loop_scope_prints_a_deprecation_warning(pytester: pytest.
     # as in the recommended config above, the same tests pass under `-W error`.
     unset.assert_outcomes(passed=1)
     unset.stdout.fnmatch_lines(["asyncio: mode=Mode.AUTO, debug=False, asyncio_default_fixture_loop_scope=None, *"])
+
+
+def test_code_written_for_the_removed_event_loop_fixture_errors(pytester: pytest.Pytester) -> None:
+    # Tests from before pytest-asyncio 1.0 asked for `event_loop`; the fixture is gone.
+    sandbox(
+        pytester,
+        """
+    def test_old_style(event_loop):
+        assert event_loop.run_until_complete(digest_stream(hello())) == HELLO_SHA256
+
+    async def test_new_style():
+        assert await digest_stream(hello()) == HELLO_SHA256
+    """,
+    )
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]" + RECOMMENDED_SETTINGS)
+
+    result = pytester.runpytest(*QUIET_PLUGINS)
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["E       fixture 'event_loop' not found"])
+
+
+def test_an_asyncio_mark_on_a_sync_test_warns(pytester: pytest.Pytester) -> None:
+    # A module-wide `pytestmark = pytest.mark.asyncio` also lands on the file's sync tests.
+    sandbox(
+        pytester,
+        """
+    import pytest
+
+    pytestmark = pytest.mark.asyncio
+
+    async def test_async():
+        assert await digest_stream(hello()) == HELLO_SHA256
+
+    def test_sync():
+        assert len(HELLO_SHA256) == 64
+    """,
+    )
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]" + RECOMMENDED_SETTINGS + 'filterwarnings = ["error"]\n')
+
+    result = pytester.runpytest(*QUIET_PLUGINS)
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *pytest.PytestWarning: The test <Function test_sync> is marked with '@pytest.mark.asyncio' but it is "
+            "not an async function. Please remove the asyncio mark. If the test is not marked explicitly, check for "
+            "global marks applied via 'pytestmark'."
+        ]
+    )

@@ -102,3 +102,22 @@ def test_compose_service_matches_what_the_provider_probes() -> None:
     assert service["tmpfs"] == ["/var/lib/postgresql/data"]
     for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
         assert setting in service["command"]
+
+
+def test_ci_example_runs_make_check_against_a_healthy_postgres_service() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "cookbook.yml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"]
+    job = workflow["jobs"]["check"]
+    service = job["services"]["postgres"]
+
+    assert service["image"] == compose["image"], "CI and docker compose should test the same PostgreSQL"
+    assert "pg_isready" in service["options"]
+    assert "--health-retries" in service["options"]
+    user, password, db = (service["env"][key] for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"))
+    assert job["env"]["DATABASE_URL"] == f"postgresql://{user}:{password}@localhost:5432/{db}"
+    assert "5432:5432" in service["ports"]
+    assert job["env"]["COOKBOOK_REQUIRE_POSTGRES"] == "1"
+    commands = [step.get("run", "") for step in job["steps"]]
+    assert "make test" in commands
+    assert "make check" in commands
+    assert any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"])

@@ -1,0 +1,45 @@
+"""The run report: one line per recipe, after pytest's own failure report."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\npytest_plugins = ['postgres_provider', 'run_report']\n"
+    )
+    recipe = pytester.mkdir("recipes") / "await_a_coroutine"
+    recipe.mkdir()
+    (recipe / "test_one.py").write_text("def test_ok():\n    pass\n\ndef test_broken():\n    assert 1 == 2\n")
+    other = pytester.path / "recipes" / "some_recipe"
+    other.mkdir()
+    (other / "test_two.py").write_text("import pytest\n\n@pytest.mark.skip\ndef test_skipped():\n    pass\n")
+    return pytester
+
+
+def test_each_recipe_gets_a_line_with_its_counts_and_doc_section(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= FAILURES =*",
+            "*= cookbook run report =*",
+            "recipe * doc section * passed failed skipped * time",
+            "await_a_coroutine * Basic Async Tests * 1 * 1 * 0 * *s",
+            "some_recipe * 0 * 0 * 1 * *s",
+            "*= short test summary info =*",
+        ]
+    )
+    assert "postgres:" not in result.stdout.str()  # no database test ran: no server was started
+
+
+def test_a_very_quiet_run_has_no_report(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:randomly", "-qq")
+
+    assert "cookbook run report" not in result.stdout.str()

@@ -114,9 +114,28 @@ def find_server_bindir() -> Path | None:
     return None
 
 
+SHM = Path("/dev/shm")
+SHM_MIN_FREE = 1 << 30  # Docker's default /dev/shm is 64 MB: too small for a cluster
+
+
+def cluster_parents() -> list[Path]:
+    """Where throwaway clusters may live, preferred first.
+
+    Memory (/dev/shm) when it is large enough: the cluster starts about three
+    times faster and CREATE DATABASE ... TEMPLATE copies in milliseconds. Else
+    /tmp when root (TMPDIR may sit in a 0700 dir the server's user cannot
+    enter), or the usual temp dir.
+    """
+    fallback = Path("/tmp") if os.geteuid() == 0 else Path(tempfile.gettempdir())
+    return [SHM, fallback] if SHM.is_dir() and os.access(SHM, os.W_OK) else [fallback]
+
+
 def clusters_parent() -> Path:
-    """Where throwaway clusters live: /tmp when root, since TMPDIR may sit in a 0700 dir."""
-    return Path("/tmp") if os.geteuid() == 0 else Path(tempfile.gettempdir())
+    """The directory a new throwaway cluster goes in."""
+    parents = cluster_parents()
+    if parents[0] == SHM and shutil.disk_usage(SHM).free < SHM_MIN_FREE:
+        return parents[-1]
+    return parents[0]
 
 
 class ThrowawayCluster:
@@ -187,7 +206,7 @@ def _unprivileged_user() -> pwd.struct_passwd:
 
 def remove_abandoned_clusters(bindir: Path) -> None:
     """Stop and delete clusters left by runs that were killed (their owner pid is gone)."""
-    for base in clusters_parent().glob(CLUSTER_PREFIX + "*"):
+    for base in (found for parent in cluster_parents() for found in parent.glob(CLUSTER_PREFIX + "*")):
         try:
             os.kill(int((base / "owner.pid").read_text()), 0)
             continue  # its run is still going

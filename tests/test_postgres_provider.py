@@ -22,6 +22,8 @@ from postgres_provider import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
+QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:xdist")
 
 SANDBOX_TESTS = """
 from pathlib import Path
@@ -95,7 +97,7 @@ def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
 
 
 def test_no_server_skips_with_one_message_naming_the_three_fixes(sandbox: pytest.Pytester) -> None:
-    result = sandbox.runpytest("-ra", "-p", "no:randomly")
+    result = sandbox.runpytest("-ra", *QUIET)
 
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
@@ -113,7 +115,7 @@ def test_no_server_fails_under_ci(
 ) -> None:
     monkeypatch.setenv(name, value)
 
-    result = sandbox.runpytest("-p", "no:randomly")
+    result = sandbox.runpytest(*QUIET)
 
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*no PostgreSQL server*(required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set)"])
@@ -125,7 +127,7 @@ def test_ci_set_to_a_false_value_still_skips(
 ) -> None:
     monkeypatch.setenv("CI", ci)
 
-    sandbox.runpytest("-p", "no:randomly").assert_outcomes(skipped=2)
+    sandbox.runpytest(*QUIET).assert_outcomes(skipped=2)
 
 
 def test_database_url_that_does_not_answer_fails_even_outside_ci(
@@ -133,7 +135,7 @@ def test_database_url_that_does_not_answer_fails_even_outside_ci(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{closed_port()}/nowhere")
 
-    result = sandbox.runpytest("-p", "no:randomly")
+    result = sandbox.runpytest(*QUIET)
 
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*DATABASE_URL is set but its server does not answer*"])
@@ -144,7 +146,7 @@ def test_database_url_is_used_and_its_run_database_dropped(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", admin_dsn)
 
-    result = sandbox.runpytest("-p", "no:randomly")
+    result = sandbox.runpytest(*QUIET)
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])
@@ -168,7 +170,7 @@ def test_xdist_workers_share_one_server_and_get_a_database_each(
         """
     )
 
-    result = sandbox.runpytest("-n", "2", "-p", "no:randomly")
+    result = sandbox.runpytest("-n", "2", *QUIET[:-4])
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
+QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:xdist")
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_each_recipe_gets_a_line_with_its_counts_and_doc_section(project: pytest.Pytester) -> None:
-    result = project.runpytest("-p", "no:randomly")
+    result = project.runpytest(*QUIET)
 
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
@@ -40,6 +42,6 @@ def test_each_recipe_gets_a_line_with_its_counts_and_doc_section(project: pytest
 
 
 def test_a_very_quiet_run_has_no_report(project: pytest.Pytester) -> None:
-    result = project.runpytest("-p", "no:randomly", "-qq")
+    result = project.runpytest(*QUIET, "-qq")
 
     assert "cookbook run report" not in result.stdout.str()

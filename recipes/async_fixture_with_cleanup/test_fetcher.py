@@ -314,7 +314,9 @@ def test_a_session_kept_in_a_module_global_fails_the_next_test(pytester: pytest.
         """
     )
     # A subprocess: the global session is never closed, and must not be collected in our tests.
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-W", "ignore::ResourceWarning")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-W", "ignore::ResourceWarning"
+    )
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["E *RuntimeError: Event loop is closed"])

@@ -166,7 +166,18 @@ def test_forgetting_await_fails_with_a_confusing_type_error(pytester: pytest.Pyt
     )
     # In a subprocess: the failing test keeps its never-awaited coroutine alive
     # (sys.last_traceback), and it must not be collected in a later test of ours.
-    result = pytester.runpytest_subprocess("-W", "ignore::RuntimeWarning")
+    result = pytester.runpytest_subprocess(
+        "-W",
+        "ignore::RuntimeWarning",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:xdist",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:aiohttp",
+    )
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*TypeError: 'coroutine' object is not subscriptable"])

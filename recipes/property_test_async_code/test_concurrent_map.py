@@ -230,7 +230,8 @@ def test_the_default_deadline_fails_examples_that_take_real_time(pytester: pytes
         """
     )
 
-    result = pytester.runpytest(*SANDBOX_ARGS)
+    # Without hypothesis's pytest plugin: it would spend most of the run writing a patch file.
+    result = pytester.runpytest(*SANDBOX_ARGS, "-p", "no:hypothesispytest")
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*DeadlineExceeded: Test took *ms, which exceeds the deadline of 1.00ms.*"])

@@ -127,7 +127,7 @@ def test_two_workers_get_two_databases_and_leave_none_behind(
     log = pytester.path / "databases.txt"
     pytester.makepyfile(test_parallel=f"ADMIN_DSN = {postgres_admin_dsn!r}\nLOG = {str(log)!r}\n" + SANDBOX_TESTS)
 
-    result = pytester.runpytest("-n", "2", "-p", "no:randomly")
+    result = pytester.runpytest("-n", "2", "-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
 
     result.assert_outcomes(passed=8)
     used = set(log.read_text().split())  # e.g. {"par_<run id>_gw0", "par_<run id>_gw1"}

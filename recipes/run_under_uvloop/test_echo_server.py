@@ -186,7 +186,7 @@ def test_a_hook_that_returns_none_is_a_usage_error(pytester: pytest.Pytester) ->
     )
     pytester.makepyfile("import pytest\n\n@pytest.mark.asyncio\nasync def test_async():\n    pass\n")
 
-    result = pytester.runpytest()
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(

@@ -216,7 +216,9 @@ def test_a_pool_on_another_loop_fails_and_the_doc_fixture_errors(
     pytester.makepyfile(test_pool=WRONG_AND_RIGHT)
 
     # A subprocess: the broken tests leave connections behind that belong to dead loops.
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:aiohttp"
+    )
 
     result.assert_outcomes(passed=1, failed=2, errors=1)
     result.stdout.fnmatch_lines_random(

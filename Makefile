@@ -58,3 +58,11 @@ lock: ## Re-resolve the newest allowed versions into requirements.lock
 
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# --- benchmarks (make bench) ---
+# Side-by-side timings of the recommended patterns against the naive ones (bench/),
+# a few minutes in all. `make bench BENCH_ARGS="--only databases"`: one comparison; --help lists the rest.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: $(STAMP) ## Time recommended vs naive patterns and the suite; table + bench/results.json
+	$(BIN)/python -m bench $(BENCH_ARGS)

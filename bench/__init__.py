@@ -1,0 +1,7 @@
+"""`make bench`: the cookbook's recommended patterns timed against the naive ones, side by side.
+
+Run it with ``python -m bench`` (``--help`` lists the options). Each comparison
+runs its contenders in one process, alternating them over several rounds, so
+that a machine getting busier or quieter during the run affects both sides
+alike. The table goes to stdout and every sample to ``bench/results.json``.
+"""

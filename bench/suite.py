@@ -1,0 +1,230 @@
+"""4. The suite itself: the whole cookbook's wall time against pytest's own floor.
+
+Each round runs, in alternating order:
+
+- the whole suite exactly as ``make test`` runs it (plus ``--durations=10``
+  and a tiny plugin that notes every test's phase durations), wall time of
+  the process; it starts its own PostgreSQL when it needs to;
+- a PostgreSQL throwaway cluster started and stopped on its own, timed to
+  ready, so the suite's time can be given without it;
+- the floor: as many empty async tests as the suite has, spread over as many
+  files, generated in a temp dir with the same pytest configuration and the
+  same conftest.py (so the same plugins). No suite can run faster than that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from postgres_provider import ThrowawayCluster, find_server_bindir
+
+from .harness import ROOT, Comparison, Row, Target, alternate, progress
+
+SLOW_TEST_SECONDS = 0.25
+FLOOR_RATIO = 3.0
+SUMMARY = re.compile(r"^=+ (.+) in ([\d.]+)s", re.M)
+
+
+def pytest_command() -> list[str]:
+    script = Path(sys.executable).parent / "pytest"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
+
+
+def pytest_env(timings_file: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # As the Makefile does: without .pyc files every run re-compiles every plugin.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["BENCH_TIMINGS_FILE"] = str(timings_file)
+    return env
+
+
+@dataclass
+class Run:
+    seconds: float
+    returncode: int
+    summary: str
+    durations: list[str]
+    timings: dict[str, dict[str, float]]  # nodeid -> phase -> seconds
+    kinds: dict[str, str]  # nodeid -> what it sets up (bench/timings_plugin.py)
+
+
+def run_pytest(args: list[str], cwd: Path, scratch: Path, name: str) -> Run:
+    timings_file = scratch / f"{name}.json"
+    timings_file.unlink(missing_ok=True)
+    command = [*pytest_command(), "-p", "bench.timings_plugin", "--durations=10", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=pytest_env(timings_file), capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    summaries = SUMMARY.findall(done.stdout)
+    section = done.stdout.split("slowest 10 durations", 1)[-1].splitlines()[1:] if "slowest 10" in done.stdout else []
+    durations = [line for line in section if re.match(r"^[\d.]+s ", line)]
+    if done.returncode not in (0, 1) or not timings_file.exists():  # 1: some test failed; the time still counts
+        raise RuntimeError(f"pytest {' '.join(args)} in {cwd} exited {done.returncode}:\n{done.stdout[-3000:]}")
+    recorded = json.loads(timings_file.read_text())
+    summary = summaries[-1][0] if summaries else "?"
+    return Run(seconds, done.returncode, summary, durations, recorded["durations"], recorded["kinds"])
+
+
+def collect(scratch: Path) -> tuple[int, int, str]:
+    """Collect the suite once (this also warms up the .pyc caches): tests, files, the postgres line."""
+    done = subprocess.run(
+        [*pytest_command(), "--collect-only", "-q"],
+        cwd=ROOT,
+        env=pytest_env(scratch / "collect.json"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    nodeids = [line for line in done.stdout.splitlines() if "::" in line and not line.startswith(" ")]
+    if done.returncode != 0 or not nodeids:
+        raise RuntimeError(f"collecting the suite failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    postgres = next((line for line in done.stdout.splitlines() if line.startswith("postgres:")), "postgres: not used")
+    return len(nodeids), len({nodeid.split("::", 1)[0] for nodeid in nodeids}), postgres
+
+
+def write_floor(directory: Path, tests: int, files: int) -> None:
+    """``tests`` empty async tests over ``files`` files, with the cookbook's pytest config and conftest.py."""
+    shutil.copy(ROOT / "pyproject.toml", directory / "pyproject.toml")
+    shutil.copy(ROOT / "conftest.py", directory / "conftest.py")
+    per_file, extra = divmod(tests, files)
+    number = 0
+    for index in range(files):
+        body = []
+        for _ in range(per_file + (index < extra)):
+            body.append(f"async def test_empty_{number}() -> None:\n    pass\n")
+            number += 1
+        (directory / f"test_floor_{index:03}.py").write_text("\n\n".join(body))
+
+
+def time_cluster_start(bindir: Path) -> float:
+    cluster = ThrowawayCluster(bindir)
+    try:
+        started = time.perf_counter()
+        cluster.start()
+        return time.perf_counter() - started
+    finally:
+        cluster.stop()
+
+
+def compare(rounds: int) -> Comparison:
+    comparison = Comparison(
+        key="4",
+        slug="suite",
+        title="The suite itself: the whole cookbook against pytest's floor",
+        scenario="",
+        reference="",
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="cookbook-bench-"))
+    try:
+        progress("suite: collecting (and warming up the .pyc caches)")
+        tests, files, postgres = collect(scratch)
+        floor_dir = scratch / "floor"
+        floor_dir.mkdir()
+        write_floor(floor_dir, tests, files)
+        run_pytest(["--collect-only", "-q", "."], floor_dir, scratch, "floor-warmup")
+        bindir = find_server_bindir() if "throwaway cluster" in postgres else None
+        runs: dict[str, list[Run]] = {"suite": [], "floor": []}
+
+        def suite() -> float:
+            runs["suite"].append(run_pytest([], ROOT, scratch, "suite"))
+            return runs["suite"][-1].seconds
+
+        def floor() -> float:
+            runs["floor"].append(run_pytest(["."], floor_dir, scratch, "floor"))
+            return runs["floor"][-1].seconds
+
+        contenders = {"suite": suite, "floor": floor}
+        if bindir is not None:
+            contenders["postgres"] = lambda: time_cluster_start(bindir)
+        progress(f"suite: {rounds} rounds of the whole suite ({tests} tests), the floor and a cluster start")
+        samples = alternate(rounds, contenders, "suite")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    floor_name = f"floor: {tests} empty async tests, same plugins"
+    comparison.reference = floor_name
+    comparison.scenario = f"{tests} tests in {files} files, run as `make test` runs them, {rounds} rounds; {postgres}"
+    pg_samples = samples.get("postgres", [0.0] * rounds)
+    comparison.rows = [
+        Row("whole suite, PostgreSQL start included", "s", samples["suite"]),
+        Row("PostgreSQL start on its own (initdb + start)", "s", pg_samples, compare=False)
+        if bindir is not None
+        else Row("PostgreSQL start (none: server already running)", "s", [0.0], compare=False),
+        Row(
+            "whole suite minus PostgreSQL start",
+            "s",
+            [s - p for s, p in zip(samples["suite"], pg_samples, strict=True)],
+        ),
+        Row(floor_name, "s", samples["floor"]),
+    ]
+    suite_row, floor_row = comparison.rows[2], comparison.rows[3]
+    suite_row.note = f"{suite_row.median / tests * 1000:.1f} ms/test"
+    floor_row.note = f"{floor_row.median / tests * 1000:.2f} ms/test"
+    ratio = suite_row.median / floor_row.median
+    best = suite_row.min / floor_row.min  # the fastest runs: the least disturbed by a busy machine
+    comparison.targets.append(
+        Target(
+            f"whole suite minus PostgreSQL start < {FLOOR_RATIO:g}x the floor",
+            f"{ratio:.2f}x (fastest runs: {best:.2f}x)",
+            ratio < FLOOR_RATIO,
+        )
+    )
+
+    totals: dict[str, list[float]] = {}
+    phases: dict[str, dict[str, list[float]]] = {}
+    for run in runs["suite"]:
+        for nodeid, by_phase in run.timings.items():
+            totals.setdefault(nodeid, []).append(sum(by_phase.values()))
+            for phase, seconds in by_phase.items():
+                phases.setdefault(nodeid, {}).setdefault(phase, []).append(seconds)
+    median_total = {nodeid: statistics.median(values) for nodeid, values in totals.items()}
+    slowest = sorted(median_total, key=median_total.__getitem__, reverse=True)[:10]
+    over = [nodeid for nodeid, seconds in median_total.items() if seconds > SLOW_TEST_SECONDS]
+    comparison.targets.append(
+        Target(
+            f"no test above {SLOW_TEST_SECONDS} s (setup + call + teardown, median of rounds)",
+            f"{len(over)} above; slowest {median_total[slowest[0]]:.2f} s" if slowest else "no tests ran",
+            not over,
+        )
+    )
+    comparison.notes.append(
+        "the 10 slowest tests (setup + call + teardown, median of rounds; the slowest phase in brackets):"
+    )
+    for nodeid in slowest:
+        by_phase = {phase: statistics.median(values) for phase, values in phases[nodeid].items()}
+        worst = max(by_phase, key=by_phase.__getitem__)
+        comparison.notes.append(f"  {median_total[nodeid]:.3f} s  [{worst} {by_phase[worst]:.3f}]  {nodeid}")
+    comparison.notes.append("where the suite's test time goes (setup + call + teardown, median of rounds):")
+    kinds = runs["suite"][-1].kinds
+    by_kind: dict[str, list[float]] = {}
+    for nodeid, seconds in median_total.items():
+        by_kind.setdefault(kinds.get(nodeid, "other"), []).append(seconds)
+    for kind, values in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
+        comparison.notes.append(
+            f"  {kind:<20} {len(values):>4} tests {sum(values):6.2f} s "
+            f"(median {statistics.median(values) * 1000:.1f} ms per test)"
+        )
+    outcomes = sorted({run.summary for run in runs["suite"]})
+    comparison.notes.append(f"suite outcome: {' | '.join(outcomes)}")
+    comparison.details = {
+        "tests": tests,
+        "files": files,
+        "postgres": postgres,
+        "suite_outcomes": [run.summary for run in runs["suite"]],
+        "floor_outcomes": [run.summary for run in runs["floor"]],
+        "pytest_durations_10_per_round": [run.durations for run in runs["suite"]],
+        "slowest_tests_median_seconds": {nodeid: median_total[nodeid] for nodeid in slowest},
+        "tests_over_limit_median_seconds": {nodeid: median_total[nodeid] for nodeid in sorted(over)},
+    }
+    return comparison

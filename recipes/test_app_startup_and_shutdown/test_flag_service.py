@@ -315,7 +315,7 @@ def test_a_plain_string_key_fails_where_warnings_are_errors(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(
         [
             "E   aiohttp.web_exceptions.NotAppKeyWarning: It is recommended to use web.AppKey instances for keys.",
-            "FAILED *::test_string_key",
+            "FAILED *::test_string_key*",
         ]
     )
 
@@ -359,6 +359,6 @@ def test_a_startup_failure_inside_aiohttp_client_leaks_a_client_session(pytester
         [
             "E   ResourceWarning: Unclosed client session <aiohttp.client.ClientSession object at 0x*>",
             "E   pytest.PytestUnraisableExceptionWarning: Exception ignored in: <function ClientSession.__del__*>",
-            "FAILED *::test_with_aiohttp_client",
+            "FAILED *::test_with_aiohttp_client*",
         ]
     )

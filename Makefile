@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 # (hypothesis alone costs about a second) in every process, worker and sandbox.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help test lint fmt list db-up db-down lock clean
+.PHONY: help test lint relink fmt list db-up db-down lock clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+relink: $(STAMP) ## Repair README line links that drifted after a code edit
+	$(BIN)/python tools/relink_readmes.py
 
 fmt: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -56,8 +59,8 @@ lock: ## Re-resolve the newest allowed versions into requirements.lock
 	{ echo "# Exact versions CI tested. Regenerate with: make lock"; $(VENV)-lock/bin/python -m pip freeze --exclude pip; } > requirements.lock
 	rm -rf $(VENV)-lock
 
-clean: ## Remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove the venvs, caches and mutation workspaces
+	rm -rf $(VENV) $(VENV)-3.* $(VENV)-copy .pytest_cache .mypy_cache .ruff_cache
 
 # --- benchmarks (make bench) ---
 # Side-by-side timings of the recommended patterns against the naive ones (bench/),
@@ -66,3 +69,58 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: $(STAMP) ## Time recommended vs naive patterns and the suite; table + bench/results.json
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# --- verification (make check) ---
+# Every gate CI runs, each a target of its own; tools/ holds the scripts behind them.
+# `make check` runs them all (a failing gate does not stop the others) and ends with a
+# summary. RECIPES="a b" limits coverage, copy-check and mutate to those recipes.
+RECIPES ?=
+SEED ?=
+CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons
+.PHONY: check test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons mutate soak copy
+
+check: $(STAMP) ## Every CI gate: lint, 4 suite variants, coverage, copy-check, test-pythons
+	@failed=(); summary=""; started=$$(date +%s); \
+	for gate in $(CHECK_GATES); do \
+	  echo "=== make $$gate"; t=$$(date +%s); \
+	  if $(MAKE) --no-print-directory $$gate; then result=ok; else result=FAILED; failed+=($$gate); fi; \
+	  summary+=$$(printf '\n  %-14s %-7s %4d s' $$gate $$result $$(( $$(date +%s) - t ))); \
+	done; \
+	echo "=== make check$$summary"; \
+	printf '  %-14s %-7s %4d s\n' total "" $$(( $$(date +%s) - started )); \
+	if [ $${#failed[@]} -gt 0 ]; then echo "make check: FAILED: $${failed[*]}"; exit 1; fi; \
+	echo "make check: every gate passed"
+
+test-strict: $(STAMP) ## The suite in strict mode (-o asyncio_mode=strict)
+	$(BIN)/pytest -o asyncio_mode=strict $(PYTEST_ARGS)
+
+test-uvloop: $(STAMP) ## The suite with every async test on uvloop
+	COOKBOOK_LOOP=uvloop $(BIN)/pytest $(PYTEST_ARGS)
+
+test-random: $(STAMP) ## The suite in a fresh random order, seed printed; SEED=N replays one
+	@seed="$(SEED)"; seed="$${seed:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; \
+	echo "test-random: seed $$seed (replay: make test-random SEED=$$seed)"; \
+	$(BIN)/pytest -p randomly --randomly-seed=$$seed $(PYTEST_ARGS) \
+	  || { echo "test-random: FAILED with seed $$seed (replay: make test-random SEED=$$seed)"; exit 1; }
+
+test-parallel: $(STAMP) ## The suite on two pytest-xdist workers (-n 2)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+coverage: $(STAMP) ## Each recipe module 100% covered by its own recipe's tests (table)
+	$(BIN)/python -m tools.coverage_gate $(RECIPES)
+
+copy-check: $(STAMP) ## Each recipe, copied alone into an empty project with only its needs, passes
+	$(BIN)/python -m tools.copy_check $(RECIPES)
+
+test-pythons: $(STAMP) ## The suite on every CPython >= 3.11 here (.venv-3.X from requirements.lock)
+	$(BIN)/python -m tools.test_pythons -- $(PYTEST_ARGS)
+
+mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not in check)
+	$(BIN)/python -m tools.mutate $(RECIPES)
+
+soak: $(STAMP) ## The suite 20 times in random orders, failures with seeds (about 2.5 min; not in check)
+	$(BIN)/python -m tools.soak
+
+copy: $(STAMP) ## Copy one recipe into your project: make copy RECIPE=<name> DEST=<dir>
+	@test -n "$(RECIPE)" -a -n "$(DEST)" || { echo "usage: make copy RECIPE=<name> DEST=<project dir>"; exit 2; }
+	@$(BIN)/python -m tools.copy_recipe "$(RECIPE)" "$(DEST)"

@@ -50,9 +50,11 @@ def relink(readme: Path) -> bool:
             source = path.read_text()
             cache[path] = (source.splitlines(), definitions(source))
         lines, spans = cache[path]
-        window = lines[first - 1 : first + 3] if 0 < first <= len(lines) else []
-        if any(name in line for line in window):
-            return match.group(0)  # still right (or at the decorators just above it)
+        index = first - 1
+        while 0 <= index < len(lines) - 1 and lines[index].lstrip().startswith("@"):
+            index += 1  # a link may start at the decorators of what it names, as the meta-test allows
+        if 0 <= index < len(lines) and name in lines[index]:
+            return match.group(0)  # still right
         span = spans.get(name)
         if span is None:
             return match.group(0)

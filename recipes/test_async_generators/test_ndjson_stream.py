@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -361,7 +362,7 @@ async def test_an_error_status_is_a_stream_error(feed: Feed, session: aiohttp.Cl
 
 def test_cleanup_of_a_generator_left_by_break_is_cut_short_without_any_error(pytester: pytest.Pytester) -> None:
     # Left to the garbage collector at the end of a test, the generator is closed
-    # during the event loop's teardown, and its cleanup stops at its first await.
+    # during the event loop's teardown; before Python 3.13 its cleanup stops at its first await.
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n")
     pytester.makepyfile(
         """
@@ -394,7 +395,8 @@ def test_cleanup_of_a_generator_left_by_break_is_cut_short_without_any_error(pyt
 
     result.assert_outcomes(passed=2)  # both pass: nothing reports the lost cleanup
     result.stdout.fnmatch_lines(["*without: cleanup started*", "*with: cleanup started*", "*with: cleanup finished*"])
-    result.stdout.no_fnmatch_line("*without: cleanup finished*")
+    if sys.version_info < (3, 13):
+        result.stdout.no_fnmatch_line("*without: cleanup finished*")  # 3.13's loop teardown lets it finish
 
 
 def test_a_loop_closed_by_hand_never_runs_the_scheduled_cleanup(pytester: pytest.Pytester) -> None:

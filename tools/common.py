@@ -1,0 +1,285 @@
+"""What the verification tools share: the recipes, what each one needs, a PostgreSQL, a small worker pool.
+
+A recipe's needs are derived from its code, so there is nothing to keep in step by hand:
+the third-party modules its files import (mapped to packages by ``IMPORT_PACKAGES``), the
+plugin fixtures its tests request (``FIXTURE_PACKAGES``), and the same for the code of the
+pytester sandboxes it writes. An import the maps do not know stops the tools with a
+message saying where to declare it. ``make copy-check`` proves the result: every recipe
+runs in a venv that holds its declared needs and nothing else.
+"""
+
+from __future__ import annotations
+
+import ast
+import concurrent.futures
+import contextlib
+import os
+import re
+import sys
+import textwrap
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TypeVar
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES_DIR = ROOT / "recipes"
+LOCK_FILE = ROOT / "requirements.lock"
+PROVIDER_FILE = ROOT / "postgres_provider.py"
+
+# Third-party modules the recipes import -> the package that provides each one.
+IMPORT_PACKAGES = {
+    "aiohttp": "aiohttp",
+    "yarl": "yarl",
+    "multidict": "multidict",
+    "asyncpg": "asyncpg",
+    "uvloop": "uvloop",
+    "pytest": "pytest",
+    "_pytest": "pytest",
+    "pytest_asyncio": "pytest-asyncio",
+    "pytest_aiohttp": "pytest-aiohttp",
+    "pytest_mock": "pytest-mock",
+    "xdist": "pytest-xdist",
+    "hypothesis": "hypothesis",
+    "blockbuster": "blockbuster",
+    "async_solipsism": "async-solipsism",
+    "yaml": "pyyaml",
+}
+# Fixtures that a plugin provides without being imported -> that plugin's package.
+FIXTURE_PACKAGES = {
+    "aiohttp_client": "pytest-aiohttp",
+    "aiohttp_server": "pytest-aiohttp",
+    "aiohttp_raw_server": "pytest-aiohttp",
+    "mocker": "pytest-mock",
+    "class_mocker": "pytest-mock",
+    "module_mocker": "pytest-mock",
+    "session_mocker": "pytest-mock",
+    "worker_id": "pytest-xdist",
+    "testrun_uid": "pytest-xdist",
+}
+# Every recipe is a pytest-asyncio suite, whether or not it imports the package.
+BASE_PACKAGES = ("pytest", "pytest-asyncio")
+# Requesting one of these needs the shared provider (postgres_provider.py), which imports asyncpg.
+POSTGRES_FIXTURES = frozenset({"postgres_dsn", "postgres_admin_dsn"})
+PYTESTER_FIXTURES = frozenset({"pytester", "testdir"})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class UndeclaredImport(Exception):
+    """A recipe imports a third-party module that IMPORT_PACKAGES does not map to a package."""
+
+
+@dataclass
+class _Usage:
+    imports: set[str] = field(default_factory=set)
+    fixtures: set[str] = field(default_factory=set)
+
+
+def _usage_of(tree: ast.AST) -> _Usage:
+    usage = _Usage()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            usage.imports |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            usage.imports.add(node.module.split(".")[0])
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            usage.fixtures |= {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    return usage
+
+
+def _sandbox_sources(tree: ast.AST) -> Iterator[ast.Module]:
+    """Python code held in string literals: what a test writes into its pytester sandbox."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value:
+            try:
+                code = ast.parse(textwrap.dedent(node.value))
+            except SyntaxError:
+                continue
+            if any(
+                isinstance(stmt, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef)
+                for stmt in code.body
+            ):
+                yield code
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One folder under recipes/."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def sources(self) -> list[Path]:
+        return sorted(self.path.glob("*.py"))
+
+    @property
+    def modules(self) -> list[Path]:
+        """The recipe's own code: what coverage and mutation testing measure."""
+        return [
+            p for p in self.sources if not p.name.startswith("test_") and p.name not in ("conftest.py", "__init__.py")
+        ]
+
+    @cached_property
+    def _usage(self) -> tuple[_Usage, _Usage]:
+        """(what the recipe's files use, what the sandboxes they write use)."""
+        code, sandbox = _Usage(), _Usage()
+        for source in self.sources:
+            tree = ast.parse(source.read_text(), filename=str(source))
+            found = _usage_of(tree)
+            code.imports |= found.imports
+            code.fixtures |= found.fixtures
+            for snippet in _sandbox_sources(tree):
+                found = _usage_of(snippet)
+                sandbox.imports |= found.imports
+                sandbox.fixtures |= found.fixtures
+        return code, sandbox
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self._usage[0].fixtures & POSTGRES_FIXTURES)
+
+    @property
+    def uses_pytester(self) -> bool:
+        return bool(self._usage[0].fixtures & PYTESTER_FIXTURES)
+
+    @cached_property
+    def needs(self) -> tuple[str, ...]:
+        """The packages (canonical names) this recipe needs installed, sorted."""
+        code, sandbox = self._usage
+        local = {p.stem for p in self.sources} | {"recipes"}
+        packages = set(BASE_PACKAGES)
+        for module in sorted(code.imports - local - set(sys.stdlib_module_names)):
+            if module not in IMPORT_PACKAGES:
+                raise UndeclaredImport(
+                    f"recipes/{self.name} imports {module!r}, which tools/common.py does not map to a package: "
+                    "add it to IMPORT_PACKAGES (and the package to pyproject.toml)"
+                )
+            packages.add(IMPORT_PACKAGES[module])
+        # A sandbox imports its own modules too; only the known third-party ones count.
+        packages |= {IMPORT_PACKAGES[m] for m in sandbox.imports if m in IMPORT_PACKAGES}
+        packages |= {FIXTURE_PACKAGES[f] for f in code.fixtures | sandbox.fixtures if f in FIXTURE_PACKAGES}
+        if self.uses_postgres:
+            packages.add("asyncpg")  # postgres_provider.py connects with it
+        return tuple(sorted(canonicalize_name(p) for p in packages))
+
+
+def all_recipes(names: Iterable[str] = ()) -> list[Recipe]:
+    """Every recipe, or the named ones (an unknown name is an error)."""
+    found = {
+        p.name: Recipe(p)
+        for p in sorted(RECIPES_DIR.iterdir())
+        if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "__init__.py").is_file()
+    }
+    wanted = list(names)
+    if unknown := [n for n in wanted if n not in found]:
+        raise SystemExit(f"unknown recipe(s): {', '.join(unknown)}; `make list` shows them")
+    return [found[n] for n in wanted] if wanted else list(found.values())
+
+
+def declared_requirements() -> dict[str, str]:
+    """Canonical package name -> its requirement in pyproject.toml (project deps and every group)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    entries: list[object] = list(pyproject["project"].get("dependencies", []))
+    for group in pyproject.get("dependency-groups", {}).values():
+        entries += group
+    specs: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, str):
+            specs[canonicalize_name(Requirement(entry).name)] = entry
+    return specs
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child run: ours, less what would leak the cookbook's settings into it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "VIRTUAL_ENV")
+        and not key.startswith(("COVERAGE_", "COOKBOOK_", "PYTEST_XDIST"))
+    }
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def postgres_server(needed: bool) -> Iterator[str | None]:
+    """A PostgreSQL admin DSN for child runs to share (via DATABASE_URL), found as the test suite finds one.
+
+    Yields None when not ``needed``. When needed and there is none, exits with the provider's
+    message: a verification gate never passes by skipping the database recipes.
+    """
+    if not needed:
+        yield None
+        return
+    sys.path.insert(0, str(ROOT))
+    import postgres_provider  # imports pytest and asyncpg: only when a database is needed
+
+    provider = postgres_provider.Provider()
+    try:
+        server = provider.resolve()
+        if server is None:
+            raise SystemExit(f"database recipes selected, but {provider.failure}")
+        print(f"postgres: {server.label}", flush=True)
+        yield server.admin_dsn
+    finally:
+        provider.close()
+
+
+def run_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
+    """``[fn(item) for item in items]`` on ``jobs`` threads (each item runs child processes), in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(fn, items))
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 2))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain-text table: text columns left-aligned, numbers right-aligned."""
+    cells = [[str(h) for h in headers], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        cols = (c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True))
+        return "  ".join(cols).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])])
+
+
+def _is_number(text: str) -> bool:
+    return text.rstrip("%").replace(".", "", 1).isdigit()
+
+
+SUMMARY_LINE = re.compile(r"^=*\s*(\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b.*?)\s*=*$", re.M)
+SUMMARY_HEADER = re.compile(r"^=+ short test summary info =+$", re.M)
+FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+
+
+def pytest_summary(output: str, returncode: int) -> str:
+    """pytest's closing line ("3 failed, 722 passed in 13.25s"), or the exit code if there is none."""
+    found = SUMMARY_LINE.findall(output)
+    return found[-1] if found else f"exit {returncode}"
+
+
+def failed_tests(output: str) -> list[str]:
+    """The node ids in pytest's last "short test summary info" (not those of pytester sandboxes above it)."""
+    headers = list(SUMMARY_HEADER.finditer(output))
+    return FAILED_LINE.findall(output, headers[-1].end()) if headers else []
+
+
+def tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])

@@ -1,0 +1,160 @@
+"""`make coverage`: every recipe module is 100% covered (statements and branches) by its OWN recipe's tests.
+
+Each recipe's tests run alone under coverage, with ``--source`` limited to that recipe's
+folder and a data file of their own (COVERAGE_FILE), several recipes at a time. Coverage
+of one recipe's module by another recipe's tests does not count. The modules are the
+recipe's .py files except test_*.py, conftest.py and __init__.py.
+
+    python -m tools.coverage_gate [--jobs N] [RECIPE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import coverage
+
+from tools.common import ROOT, Recipe, all_recipes, child_env, default_jobs, postgres_server, run_parallel, table, tail
+
+
+@dataclass
+class Run:
+    recipe: Recipe
+    returncode: int
+    output: str
+    data_file: Path
+    seconds: float
+
+
+@dataclass
+class ModuleCoverage:
+    recipe: str
+    module: str
+    statements: int
+    missed: int
+    branches: int
+    branches_missed: int
+    excluded: int
+    percent: float
+    missing: str
+
+    @property
+    def complete(self) -> bool:
+        return self.missed == 0 and self.branches_missed == 0
+
+
+def run_recipe(recipe: Recipe, workdir: Path, dsn: str | None) -> Run:
+    data_file = workdir / f".coverage.{recipe.name}"
+    extra = {"COVERAGE_FILE": str(data_file), "COOKBOOK_REQUIRE_POSTGRES": "1"}
+    if dsn is not None:
+        extra["DATABASE_URL"] = dsn
+    command = [
+        sys.executable, "-m", "coverage", "run", "--branch", f"--source=recipes/{recipe.name}",
+        "-m", "pytest", f"recipes/{recipe.name}", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=child_env(**extra), capture_output=True, text=True, check=False)
+    return Run(recipe, done.returncode, done.stdout + done.stderr, data_file, time.monotonic() - started)
+
+
+def measure(run: Run) -> list[ModuleCoverage]:
+    report_file = run.data_file.with_suffix(".json")
+    cov = coverage.Coverage(data_file=str(run.data_file))
+    cov.load()
+    modules = [str(m) for m in run.recipe.modules]
+    try:
+        cov.json_report(morfs=modules, outfile=str(report_file))
+        files: dict[str, Any] = json.loads(report_file.read_text())["files"]
+    except coverage.CoverageException:  # no data at all: the tests did not run
+        files = {}
+    by_path = {str((ROOT / path).resolve()): data for path, data in files.items()}
+    rows = []
+    for module in run.recipe.modules:
+        data = by_path.get(str(module.resolve()))
+        if data is None:
+            rows.append(ModuleCoverage(run.recipe.name, module.name, 0, 0, 0, 0, 0, 0.0, "not measured"))
+            continue
+        summary = data["summary"]
+        missing_lines: list[int] = data["missing_lines"]
+        missing_branches: list[list[int]] = data.get("missing_branches", [])
+        missing = [
+            *(str(line) for line in missing_lines),
+            *(f"{a}->{'exit' if b < 0 else b}" for a, b in missing_branches),
+        ]
+        rows.append(
+            ModuleCoverage(
+                recipe=run.recipe.name,
+                module=module.name,
+                statements=summary["num_statements"],
+                missed=summary["missing_lines"],
+                branches=summary.get("num_branches", 0),
+                branches_missed=summary.get("missing_branches", 0),
+                excluded=summary["excluded_lines"],
+                percent=summary["percent_covered"],
+                missing=", ".join(missing),
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="recipes at a time (default: %(default)s)")
+    args = parser.parse_args(argv)
+    recipes = all_recipes(args.recipes)
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="cookbook-coverage-") as tmp,
+        postgres_server(any(r.uses_postgres for r in recipes)) as dsn,
+    ):
+        runs = run_parallel(lambda r: run_recipe(r, Path(tmp), dsn), recipes, args.jobs)
+        rows = [row for run in runs for row in measure(run)]
+
+    print(
+        table(
+            ["recipe", "module", "statements", "missed", "branches", "br. missed", "cover"],
+            (
+                [r.recipe, r.module, r.statements, r.missed, r.branches, r.branches_missed, _percent(r.percent)]
+                for r in rows
+            ),
+        )
+    )
+    failures = 0
+    for run in runs:
+        if run.returncode != 0:
+            failures += 1
+            print(f"\nFAIL {run.recipe.name}: its tests failed under coverage (exit {run.returncode})")
+            print(tail(run.output))
+    for row in rows:
+        if not row.complete:
+            failures += 1
+            print(f"\nFAIL {row.recipe}/{row.module}: {_percent(row.percent)} covered; missing {row.missing}")
+        if row.excluded:
+            print(f"\nnote {row.recipe}/{row.module}: {row.excluded} line(s) excluded from measurement")
+    total = len(rows)
+    print(f"\ncoverage: {total - sum(not r.complete for r in rows)}/{total} modules at 100% in {len(runs)} recipes")
+    slowest = sorted(runs, key=lambda r: -r.seconds)[:3]
+    print(
+        f"coverage: {time.monotonic() - started:.0f} s; slowest: "
+        + ", ".join(f"{r.recipe.name} {r.seconds:.1f} s" for r in slowest)
+    )
+    return 1 if failures else 0
+
+
+def _percent(value: float) -> str:
+    # Round down, so that 99.97% never prints as 100%.
+    return f"{math.floor(value * 10) / 10:.1f}%"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

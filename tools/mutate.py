@@ -1,0 +1,291 @@
+"""`make mutate`: mutation testing, recipe by recipe; each recipe's tests must kill >= 90% of its mutants.
+
+For every recipe, mutmut mutates only that recipe's module(s) and runs only that recipe's
+tests against each mutant. Each recipe gets a workspace of its own (a copy of the root
+conftest/provider files, pyproject.toml with a [tool.mutmut] section, and the recipe), so
+several recipes run at once without sharing mutmut's ``mutants/`` folder.
+
+The score counts what the tests catch: killed (a test failed) and timeouts (a test hung)
+over all mutants. Survivors, mutants that no test reached, and suspicious ones all count
+against it. mypy is not used as a filter: a mutant that only the type checker would
+reject still has to be caught by a test, or be listed here as a survivor to judge.
+
+One class of survivor is provably equivalent and is left out of the score (listed in its
+own column and printed): changing only the letter case of an SQL statement in a recipe
+that talks to PostgreSQL, when the statement holds no quoted part. PostgreSQL folds
+unquoted keywords and identifiers, so such a mutant is the same program.
+
+Tests that copy the module's source into a pytester sandbox run the mutated source in a
+subprocess (runpytest_subprocess, xdist workers). mutmut's trampoline needs its config
+there, and mutmut reads it only from the current directory, so the run puts a small
+``sitecustomize`` on PYTHONPATH that loads it from the workspace.
+
+    python -m tools.mutate [--jobs N] [--keep] [RECIPE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.common import ROOT, Recipe, all_recipes, child_env, default_jobs, postgres_server, run_parallel, table, tail
+
+THRESHOLD = 90.0
+MUTMUT = Path(sys.executable).parent / "mutmut"
+RECIPE_TIMEOUT = 20 * 60  # seconds; a recipe that takes longer fails the run with its log tail
+KILLED = ("killed", "timeout")
+RESULT_LINE = re.compile(r"^\s*(?P<key>\S+): (?P<status>.+?)\s*$")
+EQUIVALENT = "equivalent"
+SQL_STATEMENT = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|DROP|ALTER|TRUNCATE|LISTEN|UNLISTEN|NOTIFY)\s", re.IGNORECASE
+)
+QUOTED = re.compile(r"[\"']|\$\w*\$")  # a quoted identifier or literal, or a dollar-quoted string
+STRING_LITERAL = re.compile(r"\"((?:\\.|[^\"\\])*)\"|'((?:\\.|[^'\\])*)'")
+# Seconds a mutant may run: (its tests' measured time + constant) * multiplier. mutmut's
+# default multiplier (15) makes every hanging mutant cost 15 s or more; the recipes bound
+# their own waits, so a hang is rare and 5x is ample headroom on a loaded machine.
+TIMEOUT_MULTIPLIER = 5.0
+SITECUSTOMIZE = """\
+# Written by tools/mutate.py: load mutmut's config for processes started from a sandbox.
+import os
+
+_workspace = os.environ.get("COOKBOOK_MUTMUT_WORKSPACE")
+if _workspace:
+    _cwd = os.getcwd()
+    try:
+        os.chdir(_workspace)
+        from mutmut.configuration import config
+
+        config()
+    finally:
+        os.chdir(_cwd)
+"""
+
+
+@dataclass
+class Outcome:
+    recipe: Recipe
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant key -> mutmut status
+    diffs: dict[str, str] = field(default_factory=dict)  # mutant key -> its diff, for those not killed
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.statuses)
+
+    @property
+    def killed(self) -> int:
+        return sum(status in KILLED for status in self.statuses.values())
+
+    @property
+    def equivalent(self) -> int:
+        return sum(status == EQUIVALENT for status in self.statuses.values())
+
+    @property
+    def score(self) -> float:
+        counted = self.total - self.equivalent
+        return 100.0 * self.killed / counted if counted else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and self.total > 0 and self.score >= THRESHOLD
+
+
+def prepare_workspace(recipe: Recipe, base: Path) -> Path:
+    """A minimal copy of the repo holding this one recipe, configured for mutmut."""
+    work = base / recipe.name
+    (work / "recipes").mkdir(parents=True)
+    support = sorted(p.name for p in ROOT.glob("*.py"))  # conftest.py and the plugins it loads
+    for name in support:
+        shutil.copy2(ROOT / name, work / name)
+    shutil.copy2(ROOT / "recipes" / "__init__.py", work / "recipes" / "__init__.py")
+    shutil.copytree(recipe.path, work / "recipes" / recipe.name, ignore=shutil.ignore_patterns("__pycache__"))
+    folder = f"recipes/{recipe.name}"
+    settings = {
+        "source_paths": [folder],
+        "only_mutate": [f"{folder}/{module.name}" for module in recipe.modules],
+        "also_copy": [*support, "recipes/__init__.py"],
+        "pytest_add_cli_args_test_selection": [folder],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+        "use_git_change_detection": False,
+        "timeout_multiplier": TIMEOUT_MULTIPLIER,
+    }
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    if "[tool.mutmut]" in pyproject:
+        raise SystemExit("pyproject.toml has a [tool.mutmut] section: tools/mutate.py writes its own per recipe")
+    section = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+    (work / "pyproject.toml").write_text(f"{pyproject}\n[tool.mutmut]\n{section}\n")
+    return work
+
+
+def mutate(recipe: Recipe, base: Path, dsn: str | None, children: int) -> Outcome:
+    outcome = Outcome(recipe)
+    started = time.monotonic()
+    work = prepare_workspace(recipe, base)
+    site = base / "_site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = child_env(
+        COOKBOOK_REQUIRE_POSTGRES="1",
+        COOKBOOK_MUTMUT_WORKSPACE=str(work),
+        PYTHONPATH=str(site),
+        **({"DATABASE_URL": dsn} if dsn else {}),
+    )
+    log = work / "mutmut.log"
+    try:
+        with log.open("w") as out:
+            done = subprocess.run(
+                [str(MUTMUT), "run", "--max-children", str(children)],
+                cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=RECIPE_TIMEOUT, check=False,
+            )  # fmt: skip
+        if done.returncode != 0:
+            outcome.error = f"mutmut exited {done.returncode}:\n{tail(_readable(log.read_text()))}"
+    except subprocess.TimeoutExpired:
+        outcome.error = f"mutmut took over {RECIPE_TIMEOUT} s:\n{tail(_readable(log.read_text()))}"
+    if not outcome.error:
+        listing = subprocess.run(
+            [str(MUTMUT), "results", "--all", "true"], cwd=work, env=env, capture_output=True, text=True, check=True
+        ).stdout
+        for line in listing.splitlines():
+            if match := RESULT_LINE.match(line):
+                outcome.statuses[match["key"]] = match["status"]
+        for key, status in outcome.statuses.items():
+            if status not in KILLED:
+                shown = subprocess.run(
+                    [str(MUTMUT), "show", key], cwd=work, env=env, capture_output=True, text=True, check=False
+                )
+                outcome.diffs[key] = shown.stdout
+                if status == "survived" and talks_sql(recipe) and sql_case_only(shown.stdout):
+                    outcome.statuses[key] = EQUIVALENT
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def talks_sql(recipe: Recipe) -> bool:
+    return recipe.uses_postgres or "asyncpg" in recipe.needs
+
+
+def sql_case_only(diff: str) -> bool:
+    """True if the mutant only changes the letter case of SQL statements that hold no quoted part."""
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    if not removed or len(removed) != len(added):
+        return False
+    for before, after in zip(removed, added, strict=True):
+        if before == after:
+            continue
+        if before.lower() != after.lower():
+            return False  # more than a change of case
+        for old, new in zip(STRING_LITERAL.finditer(before), STRING_LITERAL.finditer(after), strict=False):
+            body = old.group(1) if old.group(1) is not None else old.group(2)
+            if old.group(0) != new.group(0) and not (SQL_STATEMENT.match(body) and not QUOTED.search(body)):
+                return False
+        outside = STRING_LITERAL.sub("", before), STRING_LITERAL.sub("", after)
+        if outside[0] != outside[1]:
+            return False  # the case changed outside the string literals
+    return True
+
+
+def _readable(log: str) -> str:
+    """mutmut redraws a spinner with carriage returns; keep the last state of each line."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in log.splitlines())
+
+
+def short_name(key: str) -> str:
+    """recipes.x.module.xǁClassǁmethod__mutmut_3 -> module: Class.method #3"""
+    module_path, _, mangled = key.rpartition(".")
+    function, _, number = mangled.rpartition("__mutmut_")
+    if function.startswith("xǁ"):
+        function = function.removeprefix("xǁ").replace("ǁ", ".")
+    else:
+        function = function.removeprefix("x_")
+    return f"{module_path.rpartition('.')[2]}: {function} #{number}"
+
+
+def changed_lines(diff: str) -> str:
+    """The -/+ lines of a mutant's diff, on one line each, trimmed."""
+    lines = [
+        line[0] + " " + line[1:].strip()
+        for line in diff.splitlines()
+        if line[:1] in "-+" and not line.startswith(("---", "+++"))
+    ]
+    return "\n".join(f"      {line}" for line in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="recipes at a time (default: %(default)s)")
+    parser.add_argument("--children", type=int, default=1, help="mutants at a time within a recipe (default: 1)")
+    parser.add_argument("--keep", action="store_true", help="keep the workspaces (mutmut browse/show there)")
+    args = parser.parse_args(argv)
+    recipes = all_recipes(args.recipes)
+    if not MUTMUT.is_file():
+        raise SystemExit(f"{MUTMUT} not found: `make lint` (or any target) installs the dev tools")
+    started = time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="cookbook-mutate-"))
+    try:
+        with postgres_server(any(r.uses_postgres for r in recipes)) as dsn:
+            # Slowest first (by test file size) so the last recipes do not run alone.
+            order = sorted(recipes, key=lambda r: -sum(p.stat().st_size for p in r.sources))
+            outcomes = {
+                o.recipe.name: o for o in run_parallel(lambda r: mutate(r, base, dsn, args.children), order, args.jobs)
+            }
+    finally:
+        if args.keep:
+            print(f"workspaces kept in {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    ordered = [outcomes[r.name] for r in recipes]
+    rows = []
+    for o in ordered:
+        counts = Counter(o.statuses.values())
+        other = o.total - o.killed - counts["survived"] - o.equivalent
+        rows.append(
+            [
+                o.recipe.name, o.total, o.killed, counts["survived"], other, o.equivalent,
+                f"{o.score:.1f}%", f"{o.seconds:.0f}",
+            ]
+        )  # fmt: skip
+    print(table(["recipe", "mutants", "killed", "survived", "other", "equivalent", "score", "seconds"], rows))
+    total = sum(o.total for o in ordered)
+    killed = sum(o.killed for o in ordered)
+    equivalent = sum(o.equivalent for o in ordered)
+    if total:
+        print(
+            f"all: {total} mutants, {killed} killed, {equivalent} equivalent: "
+            f"{100.0 * killed / (total - equivalent):.1f}%"
+        )
+    print("killed includes timeouts; other = no tests / suspicious / segfault, counted as not killed;")
+    print("equivalent = SQL case changes, left out of the score; score = killed / (mutants - equivalent)")
+
+    for o in ordered:
+        if o.error:
+            print(f"\nFAIL {o.recipe.name}: {o.error}")
+            continue
+        survivors = [key for key, status in o.statuses.items() if status not in KILLED]
+        if survivors:
+            verdict = "PASS" if o.passed else "FAIL"
+            print(f"\n{verdict} {o.recipe.name}: {len(survivors) - o.equivalent} not killed ({o.score:.1f}%)")
+            for key in survivors:
+                print(f"  {short_name(key)} [{o.statuses[key]}]")
+                print(changed_lines(o.diffs.get(key, "")))
+    failed = [o.recipe.name for o in ordered if not o.passed]
+    print(f"\nmutate: {len(ordered) - len(failed)}/{len(ordered)} recipes at >= {THRESHOLD:.0f}%", end="")
+    print(f"; below: {', '.join(failed)}" if failed else "")
+    print(f"mutate: {time.monotonic() - started:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,11 @@ own column and printed): changing only the letter case of an SQL statement in a 
 that talks to PostgreSQL, when the statement holds no quoted part. PostgreSQL folds
 unquoted keywords and identifiers, so such a mutant is the same program.
 
+Other survivors judged equivalent are listed, each with its reason, in
+``tools/equivalent_mutants.toml``, matched by recipe, function and the mutated line(s)
+(not by mutmut's number, which shifts when code moves). They are left out of the score
+too, and printed, so the judgement stays visible and reviewable.
+
 Tests that copy the module's source into a pytester sandbox run the mutated source in a
 subprocess (runpytest_subprocess, xdist workers). mutmut's trampoline needs its config
 there, and mutmut reads it only from the current directory, so the run puts a small
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +46,7 @@ from pathlib import Path
 from tools.common import ROOT, Recipe, all_recipes, child_env, default_jobs, postgres_server, run_parallel, table, tail
 
 THRESHOLD = 90.0
+REVIEWED = Path(__file__).with_name("equivalent_mutants.toml")
 MUTMUT = Path(sys.executable).parent / "mutmut"
 RECIPE_TIMEOUT = 20 * 60  # seconds; a recipe that takes longer fails the run with its log tail
 KILLED = ("killed", "timeout")
@@ -165,10 +172,25 @@ def mutate(recipe: Recipe, base: Path, dsn: str | None, children: int) -> Outcom
                     [str(MUTMUT), "show", key], cwd=work, env=env, capture_output=True, text=True, check=False
                 )
                 outcome.diffs[key] = shown.stdout
-                if status == "survived" and talks_sql(recipe) and sql_case_only(shown.stdout):
+                if status == "survived" and (
+                    (talks_sql(recipe) and sql_case_only(shown.stdout))
+                    or reviewed_equivalent(recipe.name, key, shown.stdout)
+                ):
                     outcome.statuses[key] = EQUIVALENT
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def reviewed_equivalent(recipe: str, key: str, diff: str) -> bool:
+    """True if tools/equivalent_mutants.toml lists this survivor (recipe, function, mutated lines)."""
+    function = short_name(key).split(": ", 1)[1].rsplit(" #", 1)[0]
+    added = " ".join(
+        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    )
+    for entry in tomllib.loads(REVIEWED.read_text()).get("mutant", []):
+        if entry["recipe"] == recipe and entry["function"] == function and entry["mutated"] == added:
+            return True
+    return False
 
 
 def talks_sql(recipe: Recipe) -> bool:
@@ -267,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{100.0 * killed / (total - equivalent):.1f}%"
         )
     print("killed includes timeouts; other = no tests / suspicious / segfault, counted as not killed;")
-    print("equivalent = SQL case changes, left out of the score; score = killed / (mutants - equivalent)")
+    print("equivalent = SQL case changes, or listed in tools/equivalent_mutants.toml with a reason;")
+    print("left out of the score; score = killed / (mutants - equivalent)")
 
     for o in ordered:
         if o.error:

@@ -30,15 +30,15 @@ class KeyValueClient:
     def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        # Opened and closed together: both streams, or None while not connected.
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     @property
     def closed(self) -> bool:
-        return self._writer is None
+        return self._streams is None
 
     async def __aenter__(self) -> Self:
-        self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        self._streams = await asyncio.open_connection(self._host, self._port)
         return self
 
     async def __aexit__(
@@ -47,8 +47,9 @@ class KeyValueClient:
         await self.close()
 
     async def close(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
+        streams, self._streams = self._streams, None
+        if streams is not None:
+            _, writer = streams
             writer.close()
             # The peer may already have hung up; the socket is closed either way.
             with contextlib.suppress(ConnectionError):
@@ -57,11 +58,12 @@ class KeyValueClient:
     async def get(self, key: str) -> str:
         """Return the value stored under ``key``; ``KeyError`` if there is none."""
         check_key(key)
-        if self._reader is None or self._writer is None:
+        if self._streams is None:
             raise RuntimeError("client is not connected: use `async with KeyValueClient(host, port) as client`")
-        self._writer.write(f"GET {key}\n".encode())
-        await self._writer.drain()
-        line = await self._reader.readline()
+        reader, writer = self._streams
+        writer.write(f"GET {key}\n".encode())
+        await writer.drain()
+        line = await reader.readline()
         if not line.endswith(b"\n"):
             raise ConnectionError(f"server closed the connection while we waited for {key!r}")
         status, _, value = line.decode().removesuffix("\n").partition(" ")

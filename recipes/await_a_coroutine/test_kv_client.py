@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -34,6 +36,11 @@ async def server() -> AsyncIterator[FakeServer]:
                 fake.requests.append(key)
                 if key == "hang-up":
                     break  # close without answering
+                if key == "reset":
+                    # Linger 0: closing sends a TCP reset instead of the usual clean goodbye.
+                    linger = struct.pack("ii", 1, 0)
+                    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    break
                 if key == "garbled":
                     writer.write(b"WHAT?\n")
                 elif key in STORE:
@@ -127,8 +134,11 @@ async def test_longest_allowed_key_is_accepted(server: FakeServer) -> None:
 async def test_using_the_client_outside_async_with_is_a_clear_error(server: FakeServer) -> None:
     client = KeyValueClient(server.host, server.port)
 
-    with pytest.raises(RuntimeError, match="not connected"):
+    with pytest.raises(RuntimeError) as error:
         await client.get("greeting")
+
+    assert str(error.value) == "client is not connected: use `async with KeyValueClient(host, port) as client`"
+    assert client.closed  # never opened counts as closed
 
 
 @pytest.mark.asyncio
@@ -141,6 +151,24 @@ async def test_reply_the_client_cannot_parse_raises_protocol_error(server: FakeS
 async def test_server_hanging_up_raises_connection_error(server: FakeServer) -> None:
     with pytest.raises(ConnectionError, match="closed the connection"):
         await fetch_value(server.host, server.port, "hang-up")
+
+
+@pytest.mark.asyncio
+async def test_closing_after_the_server_reset_the_connection_is_quiet(server: FakeServer) -> None:
+    async with KeyValueClient(server.host, server.port) as client:
+        with pytest.raises(ConnectionResetError):
+            await client.get("reset")
+    # Leaving the block did not raise a second error: close() expects a peer that is already gone.
+    assert client.closed
+
+
+@pytest.mark.asyncio
+async def test_the_client_connects_to_the_host_it_is_given(server: FakeServer) -> None:
+    # The server listens on 127.0.0.1 only: on the IPv6 loopback, the same port has no one.
+    # A client that lost the host on the way would fall back to localhost and reach the server.
+    with pytest.raises(OSError):  # noqa: PT011 - refused; without IPv6 the errno differs
+        await fetch_value("::1", server.port, "greeting")
+    assert server.requests == []
 
 
 def test_forgetting_await_fails_with_a_confusing_type_error(pytester: pytest.Pytester) -> None:

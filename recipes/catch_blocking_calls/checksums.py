@@ -36,19 +36,17 @@ async def checksum(path: StrPath, chunk_size: int = CHUNK_SIZE) -> str:
 
 
 async def checksum_many(paths: Sequence[StrPath], *, executor: Executor | None = None) -> dict[str, str]:
-    """The SHA-256 of each file, keyed by path, computed in parallel on ``executor``.
+    """The SHA-256 of each file, keyed by path as a string, computed in parallel on ``executor``.
 
-    ``executor=None`` means the loop's default thread pool. If any file fails,
-    its error is raised once every other file has finished.
+    ``executor=None`` means the loop's default thread pool. A file named twice is
+    hashed once. If any file fails, the error of the first one that failed, in
+    the order given, is raised once every other file has finished.
     """
     if isinstance(paths, (str, os.PathLike)):
         raise TypeError("checksum_many takes a sequence of paths; use checksum() for one file")
     loop = asyncio.get_running_loop()
-    futures = [loop.run_in_executor(executor, file_sha256, path) for path in paths]
-    outcomes = await asyncio.gather(*futures, return_exceptions=True)
-    digests: dict[str, str] = {}
-    for path, outcome in zip(paths, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            raise outcome
-        digests[os.fspath(path)] = outcome
-    return digests
+    unique = dict.fromkeys(os.fspath(path) for path in paths)  # in order, each file once
+    jobs = {path: loop.run_in_executor(executor, file_sha256, path) for path in unique}
+    # A thread cannot be cancelled: wait for every job, and only then report.
+    await asyncio.gather(*jobs.values(), return_exceptions=True)
+    return {path: job.result() for path, job in jobs.items()}

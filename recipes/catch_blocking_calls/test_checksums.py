@@ -5,9 +5,9 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
@@ -59,6 +59,18 @@ def executor() -> Iterator[CountingExecutor]:
     # Created and shut down outside the loop: shutdown(wait=True) joins threads, which blocks.
     with CountingExecutor(max_workers=2, thread_name_prefix="hasher") as pool:
         yield pool
+
+
+class HeldExecutor(Executor):
+    """Runs nothing: each job waits, keyed by its path, until the test finishes it by hand."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[object, Future[Any]] = {}
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        job: Future[T] = Future()
+        self.jobs[args[0]] = job
+        return job
 
 
 def hash_after(go: threading.Event, wait: float) -> Callable[[checksums.StrPath, int], str]:
@@ -169,10 +181,10 @@ async def test_checksum_many_hashes_every_file_on_the_given_executor(
     other = data_file.with_name("empty.bin")
     await asyncio.to_thread(other.write_bytes, b"")
 
-    digests = await checksum_many([data_file, str(other)], executor=executor)
+    digests = await checksum_many([data_file, str(other), str(data_file)], executor=executor)
 
     assert digests == {str(data_file): EXPECTED, str(other): hashlib.sha256(b"").hexdigest()}
-    assert executor.submitted == 2
+    assert executor.submitted == 2  # the file named twice was hashed once
 
 
 @pytest.mark.asyncio
@@ -192,11 +204,30 @@ async def test_checksum_many_raises_the_error_of_a_missing_file(data_file: Path)
 
 
 @pytest.mark.asyncio
+async def test_checksum_many_raises_an_error_only_once_every_other_file_is_done() -> None:
+    executor = HeldExecutor()
+    call = asyncio.create_task(checksum_many(["slow.bin", "missing.bin"], executor=executor))
+    await asyncio.sleep(0)  # the call hands both jobs to the executor, then waits
+    assert set(executor.jobs) == {"slow.bin", "missing.bin"}
+
+    executor.jobs["missing.bin"].set_exception(FileNotFoundError("missing.bin"))
+    for _ in range(10):  # ample turns of the loop for an early error to come out
+        await asyncio.sleep(0)
+    assert not call.done()  # still waiting for slow.bin, which cannot be cancelled
+
+    executor.jobs["slow.bin"].set_result("0" * 64)
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin"):
+        async with asyncio.timeout(WAIT):
+            await call
+
+
+@pytest.mark.asyncio
 async def test_bad_input_is_a_clear_error(data_file: Path) -> None:
     with pytest.raises(ValueError, match="chunk_size must be at least 1"):
         await checksum(data_file, 0)
-    with pytest.raises(TypeError, match="sequence of paths"):
+    with pytest.raises(TypeError) as error:
         await checksum_many(str(data_file))  # a str is a sequence too: of one-letter "paths"
+    assert str(error.value) == "checksum_many takes a sequence of paths; use checksum() for one file"
     with pytest.raises(TypeError, match="sequence of paths"):
         await checksum_many(data_file)  # type: ignore[arg-type] # a Path is not a sequence at all
     with pytest.raises(IsADirectoryError):

@@ -54,8 +54,11 @@ class BackgroundTasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def aclose(self, grace: float = 5.0) -> None:
-        """Refuse new work, give running tasks ``grace`` seconds to finish, then cancel the rest."""
+    async def aclose(self, *, grace: float) -> None:
+        """Refuse new work, give running tasks ``grace`` seconds to finish, then cancel the rest.
+
+        How long a shutdown may take is the caller's decision, so there is no default.
+        """
         self._closed = True
         if not self._tasks:
             return
@@ -96,4 +99,4 @@ class SignUp:
     async def log_in(self, email: str, password: str) -> bool:
         salt, digest = self._users.get(email, (b"", b""))
         attempt = hash_password(password, salt, self._iterations)  # blocks the event loop
-        return bool(digest) and hmac.compare_digest(attempt, digest)
+        return hmac.compare_digest(attempt, digest)  # an unknown user's empty digest never matches

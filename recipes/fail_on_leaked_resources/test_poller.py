@@ -8,6 +8,7 @@ the wrong versions in a sandbox and show the exact failures.
 """
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -182,6 +183,9 @@ async def test_close_cancels_the_task_and_closes_the_session(
     assert session is not None
     await polled(poller)
 
+    assert task.get_name() == f"StatusPoller({url})"  # what no_leaked_tasks would report
+    assert session.timeout.total == 10  # the default request timeout, in seconds
+
     await closed(poller)
 
     assert task.cancelled()
@@ -219,7 +223,7 @@ async def test_a_closed_poller_can_be_started_again(poller: StatusPoller) -> Non
 @pytest.mark.asyncio
 async def test_starting_twice_is_refused(poller: StatusPoller) -> None:
     first_session = poller.session
-    with pytest.raises(RuntimeError, match="already running"):
+    with pytest.raises(RuntimeError, match=r"^the poller is already running$"):
         await poller.start()
     assert poller.session is first_session
 
@@ -227,23 +231,34 @@ async def test_starting_twice_is_refused(poller: StatusPoller) -> None:
 @pytest.mark.asyncio
 async def test_waiting_for_a_poll_before_start_is_a_clear_error() -> None:
     poller = StatusPoller("http://127.0.0.1:1/status")
-    with pytest.raises(RuntimeError, match="not running"):
+    with pytest.raises(RuntimeError, match=r"^the poller is not running: call start\(\) or use `async with`$"):
         await polled(poller)
     await closed(poller)  # closing a poller that never started is harmless
 
 
+def test_a_new_poller_has_polled_nothing_and_polls_every_5_seconds_by_default() -> None:
+    poller = StatusPoller("https://status.example.org/health")  # https is accepted as well as http
+
+    assert (poller.latest, poller.last_error, poller.polls) == (None, None, 0)
+    assert poller.interval == 5
+    assert (poller.session, poller.task) == (None, None)  # nothing is opened before start()
+
+
+NOT_POSITIVE = "interval and request_timeout must be positive numbers of seconds"
+
+
 @pytest.mark.parametrize(
-    ("url", "settings"),
+    ("url", "settings", "message"),
     [
-        ("127.0.0.1/status", {}),
-        ("ftp://example.org/status", {}),
-        ("http:///status", {}),
-        ("http://127.0.0.1/status", {"interval": 0}),
-        ("http://127.0.0.1/status", {"request_timeout": 0}),
+        ("127.0.0.1/status", {}, "expected an absolute http(s) URL, got '127.0.0.1/status'"),
+        ("ftp://example.org/status", {}, "expected an absolute http(s) URL, got 'ftp://example.org/status'"),
+        ("http:///status", {}, "expected an absolute http(s) URL, got 'http:///status'"),
+        ("http://127.0.0.1/status", {"interval": 0}, NOT_POSITIVE),
+        ("http://127.0.0.1/status", {"request_timeout": 0}, NOT_POSITIVE),
     ],
 )
-def test_bad_settings_are_refused(url: str, settings: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"URL|positive"):
+def test_bad_settings_are_refused(url: str, settings: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         StatusPoller(url, **settings)
 
 

@@ -96,6 +96,15 @@ async def test_delays_stop_growing_at_the_cap() -> None:
 
 
 @in_virtual_time
+async def test_a_factor_of_1_keeps_every_delay_the_same() -> None:
+    call = FlakyCall(failures=3)
+
+    await retry(call, deadline=60, backoff=Backoff(first=2, factor=1, jitter=0))
+
+    assert since_start(call.started_at) == [0, 2, 4, 6]
+
+
+@in_virtual_time
 async def test_jitter_shortens_each_delay_by_at_most_its_fraction() -> None:
     call = FlakyCall(failures=6)
     backoff = Backoff(first=1, factor=2, cap=100, jitter=0.5)
@@ -124,6 +133,7 @@ async def test_same_seed_gives_the_same_jittered_schedule() -> None:
 async def test_gives_up_when_the_next_attempt_could_not_start_before_the_deadline(deadline: float) -> None:
     call = FlakyCall(failures=1000)
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(100)  # the clock is not at zero when retry starts: elapsed counts from the call
     start = loop.time()
 
     with pytest.raises(GaveUp, match=r"gave up after 5 attempt\(s\) in 15.000s") as caught:
@@ -132,13 +142,14 @@ async def test_gives_up_when_the_next_attempt_could_not_start_before_the_deadlin
     # attempts at 0, 1, 3, 7, 15; the next one would start at 31 s, too late: no pointless sleep
     assert since_start(call.started_at) == [0, 1, 3, 7, 15]
     assert loop.time() - start == 15
-    assert caught.value.attempts == 5
+    assert (caught.value.attempts, caught.value.elapsed) == (5, 15)
     assert isinstance(caught.value.__cause__, ConnectionError)
 
 
 @in_virtual_time
 async def test_a_hung_attempt_is_cancelled_exactly_at_the_deadline() -> None:
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(100)  # the clock is not at zero when retry starts
     start = loop.time()
     wall_start = time.monotonic()
     cancelled_at: list[float] = []
@@ -154,6 +165,7 @@ async def test_a_hung_attempt_is_cancelled_exactly_at_the_deadline() -> None:
         await retry(hangs, deadline=30)
 
     assert cancelled_at == [30]
+    assert (caught.value.attempts, caught.value.elapsed) == (1, 30)
     assert isinstance(caught.value.__cause__, TimeoutError)
     # 30 seconds on the loop's clock, almost nothing on the wall clock
     assert time.monotonic() - wall_start < 5
@@ -201,9 +213,20 @@ async def test_the_operations_own_timeout_error_is_not_mistaken_for_the_deadline
 
 
 @in_virtual_time
-async def test_a_deadline_that_is_not_positive_is_refused() -> None:
-    with pytest.raises(ValueError, match="deadline must be positive"):
-        await retry(FlakyCall(failures=0), deadline=0)
+async def test_a_deadline_under_a_second_is_honoured() -> None:
+    call = FlakyCall(failures=1000)
+
+    with pytest.raises(GaveUp, match=r"after 2 attempt\(s\) in 0.250s"):
+        await retry(call, deadline=0.5, backoff=Backoff(first=0.25, jitter=0))
+
+    assert since_start(call.started_at) == [0, 0.25]
+
+
+@pytest.mark.parametrize("deadline", [0, -1])
+@in_virtual_time
+async def test_a_deadline_that_is_not_positive_is_refused(deadline: float) -> None:
+    with pytest.raises(ValueError, match=f"^deadline must be positive, got {deadline}$"):
+        await retry(FlakyCall(failures=0), deadline=deadline)
 
 
 @pytest.mark.parametrize(
@@ -275,11 +298,11 @@ async def test_an_overrunning_job_skips_the_ticks_it_missed(caplog: pytest.LogCa
     runner.cancel()
 
     assert runs == [0, 180, 240]
-    assert "skipped 2 tick(s)" in caplog.text
+    assert caplog.messages == ["periodic job overran its interval: skipped 2 tick(s)"]
 
 
 @in_virtual_time
-async def test_a_job_that_lasts_exactly_one_interval_runs_again_at_once() -> None:
+async def test_a_job_that_lasts_exactly_one_interval_runs_again_at_once(caplog: pytest.LogCaptureFixture) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     runs: list[float] = []
@@ -293,6 +316,7 @@ async def test_a_job_that_lasts_exactly_one_interval_runs_again_at_once() -> Non
     runner.cancel()
 
     assert runs == [0, 60, 120]
+    assert caplog.messages == []  # right on time: no tick was missed, so none is reported skipped
 
 
 @in_virtual_time
@@ -313,6 +337,7 @@ async def test_a_failing_job_is_logged_and_the_schedule_goes_on(caplog: pytest.L
     assert runs == [0, 10, 20, 30]
     failures = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(failures) == 1
+    assert failures[0].getMessage() == "periodic job failed; it runs again at the next tick"
     assert failures[0].exc_info is not None
     assert "disk full" in str(failures[0].exc_info[1])
 
@@ -337,12 +362,29 @@ async def test_cancelling_the_runner_stops_the_schedule() -> None:
 
 
 @in_virtual_time
-async def test_an_interval_that_is_not_positive_is_refused() -> None:
+async def test_an_interval_under_a_second_is_honoured() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(loop.time() - start)
+
+    runner = asyncio.create_task(run_every(0.25, job))
+    await asyncio.sleep(0.9)
+    runner.cancel()
+
+    assert runs == [0, 0.25, 0.5, 0.75]
+
+
+@pytest.mark.parametrize("interval", [0, -60])
+@in_virtual_time
+async def test_an_interval_that_is_not_positive_is_refused(interval: float) -> None:
     async def job() -> None:
         raise AssertionError("must not run")
 
-    with pytest.raises(ValueError, match="interval must be positive"):
-        await run_every(0, job)
+    with pytest.raises(ValueError, match=f"^interval must be positive, got {interval}$"):
+        await run_every(interval, job)
 
 
 # ----- what the virtual clock does and does not cover -----

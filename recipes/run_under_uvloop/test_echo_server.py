@@ -1,7 +1,9 @@
 """Every async test here runs twice, on asyncio's loop and on uvloop (see conftest.py)."""
 
 import asyncio
+import re
 import socket
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import uvloop
 
 from .echo_server import MAX_LINE, echo, loop_implementation, start_echo_server
 
+WAIT = 2  # seconds; only reached when something is broken
 LOOP_TYPES: dict[str, type[asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.SelectorEventLoop,
     "uvloop": uvloop.Loop,
@@ -26,11 +29,38 @@ def loop_in_test_id(request: pytest.FixtureRequest) -> str:
 
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[tuple[str, int]]:
-    """The echo server, on the same loop as the test (function loop scope, same factory)."""
-    listener = await start_echo_server()
-    host, port = listener.sockets[0].getsockname()[:2]
-    async with listener:
-        yield host, port
+    """The echo server, on the same loop as the test (function loop scope, same factory).
+
+    An error that a connection handler does not catch goes to the loop's exception
+    handler, and asyncio's default one only logs it: the test would pass. This
+    fixture collects those errors instead, and fails the test if there are any.
+    """
+    loop = asyncio.get_running_loop()
+    unhandled: list[str] = []
+    loop.set_exception_handler(
+        lambda _, context: unhandled.append(f"{context['message']}: {context.get('exception')!r}")
+    )
+    try:
+        async with await start_echo_server() as listener:
+            yield listener.sockets[0].getsockname()[:2]
+            await handlers_finished()
+    finally:
+        loop.set_exception_handler(None)
+    assert unhandled == []
+
+
+async def handlers_finished() -> None:
+    """Wait, at most WAIT seconds, until every task but this one is done: the server's handlers."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=WAIT)
+    await asyncio.sleep(0)  # a task that just finished may still have its done callbacks to run
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection the way a crashed client does: a TCP reset, not an orderly close."""
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 @pytest.mark.asyncio
@@ -50,7 +80,7 @@ async def test_a_line_is_echoed_by_a_server_on_the_same_loop(server: tuple[str, 
 
 @pytest.mark.asyncio
 async def test_many_clients_at_once_each_get_their_own_line_back(server: tuple[str, int]) -> None:
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(WAIT):
         replies = await asyncio.gather(*(echo(*server, f"client {n}") for n in range(20)))
 
     assert [text for _, text in replies] == [f"client {n}" for n in range(20)]
@@ -68,7 +98,7 @@ async def test_an_oversized_line_gets_an_error_and_the_server_hangs_up(server: t
     reader, writer = await asyncio.open_connection(*server)
     try:
         writer.write(b"x" * (MAX_LINE + 1) + b"\n")
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(WAIT):
             assert await reader.readline() == b"ERR line too long\n"
             assert await reader.read() == b""  # end of stream: the server closed
     finally:
@@ -82,18 +112,62 @@ async def test_a_client_that_hangs_up_mid_line_is_let_go(server: tuple[str, int]
     writer.write(b"no newline")
     writer.write_eof()
 
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(WAIT):
         assert await reader.read() == b""  # no echo for a half line, and the server closed
     writer.close()
     await writer.wait_closed()
 
 
+@pytest.mark.parametrize("wait_for_the_echo", [True, False], ids=["after-its-echo", "before-the-error-reply"])
+@pytest.mark.asyncio
+async def test_a_client_that_resets_the_connection_is_let_go_quietly(
+    server: tuple[str, int], wait_for_the_echo: bool
+) -> None:
+    reader, writer = await asyncio.open_connection(*server)
+    if wait_for_the_echo:  # the server is waiting for the next line when the reset comes
+        writer.write(b"hello\n")
+        async with asyncio.timeout(WAIT):
+            assert (await reader.readline()).endswith(b" hello\n")
+    else:  # the reset comes before the server can send its error and close
+        writer.write(b"x" * (MAX_LINE + 1) + b"\n")
+    reset(writer)
+    # the server fixture fails the test if the server reports an error for the reset
+
+
+@pytest.mark.asyncio
+async def test_by_default_each_server_gets_a_free_port_on_loopback_only() -> None:
+    async with await start_echo_server() as first, await start_echo_server() as second:
+        (first_host, first_port), (second_host, second_port) = [
+            s.getsockname()[:2] for s in (*first.sockets, *second.sockets)
+        ]
+
+    assert (first_host, second_host) == ("127.0.0.1", "127.0.0.1")
+    assert first_port != second_port
+
+
+@pytest.mark.asyncio
+async def test_a_server_listens_on_the_port_it_is_given(loop_in_test_id: str) -> None:
+    with socket.socket() as probe:  # ask the OS for a free port, then give it back
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async with await start_echo_server("127.0.0.1", port) as listener:
+        assert listener.sockets[0].getsockname()[1] == port
+        assert await echo("127.0.0.1", port, "hi") == (loop_in_test_id, "hi")
+
+
 @pytest.mark.parametrize(
-    "message", ["", "two\nlines", "é" * (MAX_LINE // 2 + 1)], ids=["empty", "two-lines", "too-long"]
+    ("message", "told"),
+    [
+        ("", "got 0 bytes: ''"),
+        ("two\nlines", r"got 9 bytes: 'two\nlines'"),
+        ("é" * (MAX_LINE // 2 + 1), f"got {MAX_LINE + 2} bytes: '{'é' * 20}'"),  # the first 20 characters
+    ],
+    ids=["empty", "two-lines", "too-long"],
 )
 @pytest.mark.asyncio
-async def test_a_message_that_is_not_one_short_line_is_refused(message: str) -> None:
-    with pytest.raises(ValueError, match=f"one line of 1-{MAX_LINE} bytes"):
+async def test_a_message_that_is_not_one_short_line_is_refused(message: str, told: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"message must be one line of 1-{MAX_LINE} bytes, {told}")):
         await echo("127.0.0.1", 9, message)  # refused before connecting: nothing listens on port 9
 
 
@@ -127,7 +201,9 @@ async def test_the_marker_picks_one_loop(request: pytest.FixtureRequest) -> None
 
 
 def test_loop_implementation_outside_a_loop_is_a_clear_error() -> None:
-    with pytest.raises(RuntimeError, match="must be called from code running on an event loop"):
+    with pytest.raises(
+        RuntimeError, match=r"^loop_implementation\(\) must be called from code running on an event loop$"
+    ):
         loop_implementation()
 
 

@@ -10,6 +10,7 @@ import pytest_asyncio
 from .translator import MAX_TEXT_LENGTH, ServiceNotRunningError, StartCounter, Translator
 
 DICTIONARY = {"hello": "hallo", "world": "Welt", "cat": "Katze"}
+NOT_RUNNING = r"^translator is not running: await start\(\) first$"
 
 
 # The counters are plain (sync) fixtures with the same scope as the service they
@@ -107,24 +108,50 @@ async def test_stop_counts_once_and_a_second_stop_is_harmless(translator: Transl
 
 
 @pytest.mark.asyncio
+async def test_a_counter_handed_in_counts_every_start_and_stop() -> None:
+    counter = StartCounter()
+    translator = Translator(DICTIONARY, counter)
+    for _ in range(2):
+        await translator.start()
+        await translator.stop()
+
+    assert (counter.starts, counter.stops) == (2, 2)
+
+
+@pytest.mark.asyncio
+async def test_the_worker_is_a_named_task_and_stop_ends_it(translator: Translator) -> None:
+    # The name is what a pending-task warning or a task dump shows.
+    def workers() -> list[str]:
+        return [task.get_name() for task in asyncio.all_tasks() if task.get_name() == "translator-worker"]
+
+    assert workers() == ["translator-worker"]
+    await translator.stop()
+    assert workers() == []
+
+
+@pytest.mark.asyncio
 async def test_a_stopped_service_refuses_calls(translator: Translator) -> None:
     await translator.stop()
 
-    with pytest.raises(ServiceNotRunningError, match="not running"):
+    with pytest.raises(ServiceNotRunningError, match=NOT_RUNNING):
         await translator.translate("hello")
-    with pytest.raises(ServiceNotRunningError, match="not running"):
+    with pytest.raises(ServiceNotRunningError, match=NOT_RUNNING):
         _ = translator.loop
 
 
 @pytest.mark.asyncio
 async def test_a_service_that_was_never_started_refuses_calls() -> None:
-    with pytest.raises(ServiceNotRunningError, match=r"await start\(\) first"):
-        await Translator(DICTIONARY).translate("hello")
+    never_started = Translator(DICTIONARY)
+
+    with pytest.raises(ServiceNotRunningError, match=NOT_RUNNING):
+        await never_started.translate("hello")
+    with pytest.raises(ServiceNotRunningError, match=NOT_RUNNING):
+        _ = never_started.loop
 
 
 @pytest.mark.asyncio
 async def test_starting_twice_is_an_error(translator: Translator) -> None:
-    with pytest.raises(RuntimeError, match="already running"):
+    with pytest.raises(RuntimeError, match=r"^translator is already running$"):
         await translator.start()
     assert translator.counter.starts == 1
 
@@ -134,7 +161,8 @@ async def test_a_stopped_service_can_be_started_again(translator: Translator) ->
     await translator.stop()
     await translator.start()
 
-    assert await translator.translate("world") == "Welt"
+    async with asyncio.timeout(1):  # with its whole dictionary, in any letter case
+        assert await translator.translate("WORLD peace") == "Welt peace"
     assert translator.counter.starts == 2
 
 
@@ -145,7 +173,7 @@ async def test_stop_fails_requests_the_worker_has_not_answered(translator: Trans
 
     await translator.stop()
 
-    with pytest.raises(ServiceNotRunningError, match="stopped before answering"):
+    with pytest.raises(ServiceNotRunningError, match=r"^translator stopped before answering$"):
         async with asyncio.timeout(1):
             await pending
 
@@ -192,7 +220,7 @@ async def test_longest_allowed_text_is_translated(translator: Translator) -> Non
 
 
 def test_an_empty_dictionary_is_refused() -> None:
-    with pytest.raises(ValueError, match="dictionary must not be empty"):
+    with pytest.raises(ValueError, match=r"^dictionary must not be empty$"):
         Translator({})
 
 

@@ -30,6 +30,15 @@ class ServiceNotRunningError(RuntimeError):
     """The service was called before ``start()`` or after ``stop()``."""
 
 
+@dataclass
+class _Running:
+    """What exists only while the service runs: its loop, its request queue and its worker."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Request]
+    worker: asyncio.Task[None]
+
+
 class Translator:
     """Translates text word by word through a single worker task."""
 
@@ -38,38 +47,38 @@ class Translator:
             raise ValueError("dictionary must not be empty")
         self._dictionary = dict(dictionary)
         self.counter = counter if counter is not None else StartCounter()
-        self._words: dict[str, str] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Request] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._running: _Running | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the service runs on; call it only from there."""
-        if self._loop is None:
+        return self._state().loop
+
+    def _state(self) -> _Running:
+        if self._running is None:
             raise ServiceNotRunningError("translator is not running: await start() first")
-        return self._loop
+        return self._running
 
     async def start(self) -> None:
-        if self._worker is not None:
+        if self._running is not None:
             raise RuntimeError("translator is already running")
         # The expensive part in a real service (loading a model, warming a cache).
-        self._words = {source.casefold(): target for source, target in self._dictionary.items()}
-        self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
-        self._worker = asyncio.create_task(self._work(self._queue), name="translator-worker")
+        words = {source.casefold(): target for source, target in self._dictionary.items()}
+        queue: asyncio.Queue[Request] = asyncio.Queue()
+        worker = asyncio.create_task(self._work(queue, words), name="translator-worker")
+        self._running = _Running(asyncio.get_running_loop(), queue, worker)
         self.counter.starts += 1
 
     async def stop(self) -> None:
         """Stop the worker and fail every request it had not answered yet."""
-        worker, queue, self._worker, self._queue, self._loop = self._worker, self._queue, None, None, None
-        if worker is None or queue is None:
+        running, self._running = self._running, None
+        if running is None:
             return
-        worker.cancel()
+        running.worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await worker
-        while not queue.empty():
-            _, reply = queue.get_nowait()
+            await running.worker
+        while not running.queue.empty():
+            _, reply = running.queue.get_nowait()
             if not reply.done():
                 reply.set_exception(ServiceNotRunningError("translator stopped before answering"))
         self.counter.stops += 1
@@ -77,16 +86,15 @@ class Translator:
     async def translate(self, text: str) -> str:
         if not text.strip() or len(text) > MAX_TEXT_LENGTH:
             raise ValueError(f"text must be 1-{MAX_TEXT_LENGTH} characters and not blank, got {text!r}")
-        if self._queue is None:
-            raise ServiceNotRunningError("translator is not running: await start() first")
+        running = self._state()
         # The reply future belongs to the service's loop, like a connection's
         # futures belong to the loop that opened it.
-        reply: asyncio.Future[str] = self.loop.create_future()
-        self._queue.put_nowait((text, reply))
+        reply: asyncio.Future[str] = running.loop.create_future()
+        running.queue.put_nowait((text, reply))
         return await reply
 
-    async def _work(self, queue: asyncio.Queue[Request]) -> None:
+    async def _work(self, queue: asyncio.Queue[Request], words: Mapping[str, str]) -> None:
         while True:
             text, reply = await queue.get()
             if not reply.done():  # the caller may have given up already
-                reply.set_result(" ".join(self._words.get(word.casefold(), word) for word in text.split()))
+                reply.set_result(" ".join(words.get(word.casefold(), word) for word in text.split()))

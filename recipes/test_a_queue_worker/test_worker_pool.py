@@ -13,6 +13,7 @@ import pytest
 from .worker_pool import WorkerPool
 
 WAIT = 2  # seconds; only reached when something is broken
+ONLY_ONCE = r"^a pool can be started only once$"
 
 
 async def settle() -> None:
@@ -133,7 +134,7 @@ async def test_shutdown_drains_the_queue_then_stops_every_worker() -> None:
     await settle()
     assert not shutting_down.done()  # still draining: four jobs queued, two in progress
     assert not any(worker.done() for worker in pool.workers)
-    with pytest.raises(RuntimeError, match="takes no new jobs"):
+    with pytest.raises(RuntimeError, match=r"^the pool is shutting down and takes no new jobs$"):
         await pool.submit(99)
 
     handler.open_fully()
@@ -166,36 +167,58 @@ async def test_shutdown_cut_short_by_a_timeout_still_stops_the_workers() -> None
 @pytest.mark.asyncio
 async def test_a_full_queue_makes_the_producer_wait_until_a_worker_frees_a_slot() -> None:
     handler = GatedHandler()
-    pool = WorkerPool(handler, workers=1, max_pending=2)
+    pool = WorkerPool(handler, workers=1, max_pending=1)  # the smallest queue there is
     pool.start()
     await pool.submit(0)
     async with asyncio.timeout(WAIT):
         await handler.enough_running.wait()  # the worker holds job 0
-    await pool.submit(1)
-    await pool.submit(2)  # the queue is now full
+    await pool.submit(1)  # the queue is now full
 
-    producer = asyncio.create_task(pool.submit(3))
+    producer = asyncio.create_task(pool.submit(2))
     await settle()
     assert not producer.done()  # blocked: back-pressure
-    assert pool.pending == 2
+    assert pool.pending == 1
 
     handler.gate.release()  # job 0 finishes; the worker takes job 1; a slot frees up
     async with asyncio.timeout(WAIT):
         await producer
     assert handler.handled == [0]
-    assert pool.pending == 2  # jobs 2 and 3
+    assert pool.pending == 1  # job 2
 
     handler.open_fully()
     async with asyncio.timeout(WAIT):
         await pool.shutdown()
-    assert handler.handled == [0, 1, 2, 3]
+    assert handler.handled == [0, 1, 2]
+
+
+@pytest.mark.asyncio
+async def test_by_default_four_workers_share_a_queue_of_a_hundred_jobs() -> None:
+    handler = GatedHandler(running_target=4)
+    pool = WorkerPool(handler)
+    pool.start()
+    async with asyncio.timeout(WAIT):
+        for job in range(4 + 100):
+            await pool.submit(job)
+        await handler.enough_running.wait()
+    await settle()
+    assert (handler.running, pool.pending) == (4, 100)
+
+    producer = asyncio.create_task(pool.submit(104))
+    await settle()
+    assert not producer.done()  # the 101st waiting job is one too many
+
+    handler.open_fully()
+    async with asyncio.timeout(WAIT):
+        await producer
+        await pool.shutdown()
+    assert sorted(handler.handled) == list(range(105))
 
 
 @pytest.mark.asyncio
 async def test_async_with_starts_the_workers_and_drains_on_exit() -> None:
     handled: list[int] = []
     async with asyncio.timeout(WAIT), WorkerPool(recording_handler(handled), workers=2) as pool:
-        assert len(pool.workers) == 2
+        assert [worker.get_name() for worker in pool.workers] == ["worker-0", "worker-1"]
         for job in range(5):
             await pool.submit(job)
 
@@ -207,7 +230,7 @@ async def test_async_with_starts_the_workers_and_drains_on_exit() -> None:
 async def test_submitting_before_start_is_refused() -> None:
     pool = WorkerPool(recording_handler([]))
 
-    with pytest.raises(RuntimeError, match="start the pool"):
+    with pytest.raises(RuntimeError, match=r"^start the pool before submitting jobs: nobody would handle them$"):
         await pool.submit(1)
     assert pool.pending == 0
 
@@ -216,17 +239,17 @@ async def test_submitting_before_start_is_refused() -> None:
 async def test_a_pool_cannot_be_started_twice_or_after_shutdown() -> None:
     pool = WorkerPool(recording_handler([]), workers=1)
     pool.start()
-    with pytest.raises(RuntimeError, match="only once"):
+    with pytest.raises(RuntimeError, match=ONLY_ONCE):
         pool.start()
     async with asyncio.timeout(WAIT):
         await pool.shutdown()
-    with pytest.raises(RuntimeError, match="only once"):
+    with pytest.raises(RuntimeError, match=ONLY_ONCE):
         pool.start()
 
     never_started = WorkerPool(recording_handler([]))
     async with asyncio.timeout(WAIT):
         await never_started.shutdown()  # nothing to stop: returns at once
-    with pytest.raises(RuntimeError, match="only once"):
+    with pytest.raises(RuntimeError, match=ONLY_ONCE):
         never_started.start()
 
 

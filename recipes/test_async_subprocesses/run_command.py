@@ -2,7 +2,9 @@
 
 POSIX only: the child gets a session (process group) of its own, so a timeout
 or a cancellation kills it together with anything it started, and the child
-is always reaped and its pipes drained before ``run`` returns or raises.
+is always reaped and its pipes drained before ``run`` returns or raises. Its
+standard input is empty (``/dev/null``): a command that asks a question reads
+end-of-file instead of the caller's input.
 """
 
 from __future__ import annotations
@@ -89,7 +91,6 @@ async def run(
     # would otherwise never finish writing stdout, and both sides would wait forever.
     stderr = asyncio.create_task(proc.stderr.read())
     lines: list[str] = []
-    finished = False
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
@@ -100,16 +101,14 @@ async def run(
                     on_line(line)
             returncode = await proc.wait()
             await stderr
-        finished = True
-    except TimeoutError:
-        if not deadline.expired():
-            raise
-        raise CommandTimedOut(argv, timeout, proc.pid, lines) from None
+    except BaseException as exc:  # the deadline, a cancellation, a line too long, a failing on_line
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+        await asyncio.wait([stderr])  # ends at EOF, now that the writers are dead
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            raise CommandTimedOut(argv, timeout, proc.pid, lines) from None
+        raise
     finally:
-        if not finished:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
-            await asyncio.wait([stderr])  # ends at EOF, now that the writers are dead
         await proc.communicate()  # reap the child and drain stdout: no zombie, no open transport
     if returncode != 0:
         raise CommandFailed(argv, returncode, stderr.result().decode(errors="replace"), lines)

@@ -6,9 +6,12 @@ they use a timeout of a few milliseconds, or cancel once the child has spoken.
 """
 
 import asyncio
+import contextlib
 import os
+import re
 import signal
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,6 +19,7 @@ from .run_command import CommandFailed, CommandNotFound, CommandTimedOut, run
 
 WAIT = 5  # seconds; only reached when something is broken
 QUICK = 0.05  # seconds; a timeout that is meant to expire
+PROGRAM = re.escape(sys.executable)  # error messages start with the program's name
 SLOW_CHILD = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
 SPAWNS_A_GRANDCHILD = (
     "import subprocess, sys, time; "
@@ -26,6 +30,22 @@ SPAWNS_A_GRANDCHILD = (
 
 def python(program: str) -> list[str]:
     return [sys.executable, "-c", program]
+
+
+@contextlib.contextmanager
+def our_stdin(data: bytes) -> Iterator[None]:
+    """Make ``data`` this process's standard input (file descriptor 0) for a while."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
 
 
 def assert_gone(pid: int) -> None:
@@ -54,12 +74,20 @@ async def first_line_then_cancel(program: str) -> str:
 
 @pytest.mark.asyncio
 async def test_output_lines_come_back_in_order_with_stderr_on_the_side() -> None:
-    program = "import sys; print('one'); print('two'); print('careful', file=sys.stderr); print('three')"
+    program = "import sys; print('one'); print('  two  '); print('careful', file=sys.stderr); print('LaTeX')"
 
     output = await run(python(program), timeout=WAIT)
 
-    assert output.lines == ["one", "two", "three"]
+    assert output.lines == ["one", "  two  ", "LaTeX"]  # only the line break is cut
     assert output.stderr == "careful\n"
+
+
+@pytest.mark.asyncio
+async def test_the_child_reads_an_empty_stdin_not_ours() -> None:
+    with our_stdin(b"yes\n"):
+        output = await run(python("import sys; print(repr(sys.stdin.read()))"), timeout=WAIT)
+
+    assert output.lines == ["''"]
 
 
 @pytest.mark.asyncio
@@ -82,11 +110,14 @@ async def test_the_timeout_kills_and_reaps_the_child() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
 
-    with pytest.raises(CommandTimedOut, match=rf"timed out after {QUICK} s and was killed") as caught:
-        await run(python(SLOW_CHILD), timeout=QUICK)
+    seen: list[str] = []
+
+    with pytest.raises(CommandTimedOut, match=rf"^{PROGRAM} timed out after {QUICK} s and was killed$") as caught:
+        await run(python(SLOW_CHILD), timeout=QUICK, on_line=seen.append)
 
     assert loop.time() - started < WAIT  # it did not sit out the child's 60 s sleep
     assert_gone(caught.value.pid)
+    assert caught.value.lines == seen  # what arrived before the deadline, if anything
 
 
 @pytest.mark.asyncio
@@ -98,19 +129,19 @@ async def test_what_the_child_started_is_killed_too() -> None:
 
 @pytest.mark.asyncio
 async def test_a_non_zero_exit_is_an_error_that_carries_stderr() -> None:
-    program = "import sys; print('partial'); sys.stderr.write('warming up\\nboom: disk full\\n'); sys.exit(3)"
+    program = "import sys; print('partial'); sys.stderr.buffer.write(b'caf\\xe9\\nboom: disk full\\n'); sys.exit(3)"
 
-    with pytest.raises(CommandFailed, match="exited with status 3: boom: disk full") as caught:
+    with pytest.raises(CommandFailed, match=f"^{PROGRAM} exited with status 3: boom: disk full$") as caught:
         await run(python(program), timeout=WAIT)
 
     assert caught.value.returncode == 3
-    assert caught.value.stderr == "warming up\nboom: disk full\n"
+    assert caught.value.stderr == "caf\ufffd\nboom: disk full\n"  # not UTF-8: replaced, not fatal
     assert caught.value.lines == ["partial"]
 
 
 @pytest.mark.asyncio
 async def test_a_failure_without_stderr_says_so() -> None:
-    with pytest.raises(CommandFailed, match=r"exited with status 1: \(no stderr\)"):
+    with pytest.raises(CommandFailed, match=rf"^{PROGRAM} exited with status 1: \(no stderr\)$"):
         await run(python("raise SystemExit(1)"), timeout=WAIT)
 
 
@@ -118,7 +149,7 @@ async def test_a_failure_without_stderr_says_so() -> None:
 async def test_a_child_killed_by_a_signal_is_reported_by_name() -> None:
     program = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
 
-    with pytest.raises(CommandFailed, match="was killed by signal SIGTERM") as caught:
+    with pytest.raises(CommandFailed, match=rf"^{PROGRAM} was killed by signal SIGTERM: \(no stderr\)$") as caught:
         await run(python(program), timeout=WAIT)
 
     assert caught.value.returncode == -signal.SIGTERM
@@ -148,7 +179,7 @@ async def test_a_line_over_the_limit_is_refused_and_the_child_killed() -> None:
     program = "import sys, time; sys.stdout.write('x' * 5000); sys.stdout.flush(); time.sleep(60)"
 
     async with asyncio.timeout(WAIT):  # a child left running would keep run() waiting for it
-        with pytest.raises(ValueError, match="printed a line longer than 1024 bytes") as caught:
+        with pytest.raises(ValueError, match=f"^{PROGRAM} printed a line longer than 1024 bytes$") as caught:
             await run(python(program), timeout=WAIT, max_line=1024)
 
     assert "Separator is not found, and chunk exceed the limit" in str(caught.value.__cause__)
@@ -156,11 +187,12 @@ async def test_a_line_over_the_limit_is_refused_and_the_child_killed() -> None:
 
 @pytest.mark.asyncio
 async def test_output_that_is_not_utf8_is_replaced_not_fatal() -> None:
-    program = "import sys; sys.stdout.buffer.write(b'caf\\xe9\\r\\n')"
+    program = "import sys; sys.stdout.buffer.write(b'caf\\xe9\\r\\n'); sys.stderr.buffer.write(b'na\\xefve')"
 
     output = await run(python(program), timeout=WAIT)
 
     assert output.lines == ["caf\ufffd"]
+    assert output.stderr == "na\ufffdve"
 
 
 @pytest.mark.parametrize("error", [RuntimeError("consumer broke"), TimeoutError("consumer gave up")])
@@ -180,7 +212,8 @@ async def test_an_error_in_the_line_callback_stops_and_reaps_the_child(error: Ex
 
 
 @pytest.mark.parametrize(
-    ("argv", "seconds", "message"), [([], 1, "argv is empty"), (["true"], 0, "timeout must be positive")]
+    ("argv", "seconds", "message"),
+    [([], 1, "^argv is empty: give at least the program to run$"), (["true"], 0, "^timeout must be positive, got 0$")],
 )
 @pytest.mark.asyncio
 async def test_bad_arguments_are_refused_before_anything_runs(argv: list[str], seconds: float, message: str) -> None:

@@ -76,8 +76,9 @@ def test_line_links_point_at_what_they_name(readme: Path) -> None:
         code = re.search(r"`([^`]+)`", text)
         assert code, f"{readme}: link text {text!r} must name what it points at in `backticks`"
         first = start - 1
-        while lines[first].lstrip().startswith("@") and first < end - 1:
-            first += 1  # a link may start at the decorators of what it names
+        if lines[first].lstrip().startswith("@"):  # a link may start at the decorators of what it names
+            while first < end - 1 and not lines[first].lstrip().startswith(("def ", "async def ", "class ")):
+                first += 1
         assert code.group(1) in lines[first], f"{readme}: line {first + 1} of {target} does not hold {code.group(1)!r}"
 
 

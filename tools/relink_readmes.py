@@ -51,8 +51,10 @@ def relink(readme: Path) -> bool:
             cache[path] = (source.splitlines(), definitions(source))
         lines, spans = cache[path]
         index = first - 1
-        while 0 <= index < len(lines) - 1 and lines[index].lstrip().startswith("@"):
-            index += 1  # a link may start at the decorators of what it names, as the meta-test allows
+        if 0 <= index < len(lines) and lines[index].lstrip().startswith("@"):
+            # A link may start at the decorators of what it names, as the meta-test allows.
+            while index < len(lines) - 1 and not lines[index].lstrip().startswith(("def ", "async def ", "class ")):
+                index += 1
         if 0 <= index < len(lines) and name in lines[index]:
             return match.group(0)  # still right
         span = spans.get(name)

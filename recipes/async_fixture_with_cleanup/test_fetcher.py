@@ -145,9 +145,10 @@ async def test_error_status_becomes_fetch_error_with_the_status(
 
 @pytest.mark.asyncio
 async def test_wrong_content_type_becomes_fetch_error(session: aiohttp.ClientSession, upstream: TestServer) -> None:
+    target = url(upstream, "/html")
     with pytest.raises(FetchError, match="expected JSON, got content type 'text/html'") as excinfo:
-        await fetch_json(session, url(upstream, "/html"))
-    assert excinfo.value.status == 200
+        await fetch_json(session, target)
+    assert (excinfo.value.status, excinfo.value.url) == (200, target)
 
 
 @pytest.mark.parametrize("path", ["/truncated", "/empty", "/not-utf8"])
@@ -155,9 +156,10 @@ async def test_wrong_content_type_becomes_fetch_error(session: aiohttp.ClientSes
 async def test_body_that_is_not_json_becomes_fetch_error(
     session: aiohttp.ClientSession, upstream: TestServer, path: str
 ) -> None:
+    target = url(upstream, path)
     with pytest.raises(FetchError, match="body is not valid JSON") as excinfo:
-        await fetch_json(session, url(upstream, path))
-    assert excinfo.value.status == 200
+        await fetch_json(session, target)
+    assert (excinfo.value.status, excinfo.value.url) == (200, target)
     assert isinstance(excinfo.value.__cause__, ValueError)
 
 
@@ -182,9 +184,10 @@ async def test_https_urls_are_accepted(session: aiohttp.ClientSession, refused_u
 async def test_upstream_that_never_answers_hits_the_session_timeout(upstream: TestServer) -> None:
     # A session of its own, because the timeout is part of the session's configuration.
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.02)) as impatient:
+        target = url(upstream, "/stall")
         with pytest.raises(FetchError, match=r"no complete response within the session timeout \(0\.02 s\)") as excinfo:
-            await fetch_json(impatient, url(upstream, "/stall"))
-    assert excinfo.value.status is None
+            await fetch_json(impatient, target)
+    assert (excinfo.value.status, excinfo.value.url) == (None, target)
     assert isinstance(excinfo.value.__cause__, TimeoutError)
 
 

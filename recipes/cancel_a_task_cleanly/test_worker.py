@@ -240,11 +240,16 @@ def test_a_pool_needs_a_whole_positive_size(size: object) -> None:
         Pool(size)  # type: ignore[arg-type]  # the point of the test
 
 
-def test_releasing_more_than_was_acquired_is_an_error() -> None:
+def test_a_pool_counts_its_slots_and_refuses_an_unmatched_release() -> None:
     pool = Pool(2)
     pool.acquire()
+    pool.acquire()
+    assert pool.in_use == 2
+    with pytest.raises(PoolExhaustedError, match=r"^all 2 slots are in use$"):
+        pool.acquire()
     pool.release()
-    with pytest.raises(RuntimeError, match=r"release\(\) without a matching acquire\(\)"):
+    pool.release()
+    with pytest.raises(RuntimeError, match=r"^release\(\) without a matching acquire\(\)$"):
         pool.release()
     assert pool.in_use == 0
 
@@ -263,7 +268,7 @@ async def test_a_worker_that_finds_the_pool_exhausted_fails_fast_and_releases_no
 
 @pytest.mark.asyncio
 async def test_a_worker_cannot_run_twice(harness: Harness, running: asyncio.Task[None]) -> None:
-    with pytest.raises(RuntimeError, match="already run"):
+    with pytest.raises(RuntimeError, match=r"^this worker has already run; create a new Worker$"):
         await harness.worker.run()
     assert harness.pool.in_use == 1  # the running one still holds its slot; the second took none
 

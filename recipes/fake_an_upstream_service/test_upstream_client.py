@@ -144,15 +144,16 @@ async def test_any_2xx_with_json_is_a_success(client: UpstreamClient, upstream: 
     assert await client.get_json("/stock") == {"created": True}
 
 
+@pytest.mark.parametrize(("suffix", "seen"), [("/", "/api/stock"), ("/v2X/", "/api/v2X/stock")])
 @pytest.mark.asyncio
 async def test_a_trailing_slash_on_the_base_url_is_ignored(
-    session: aiohttp.ClientSession, upstream: FakeUpstream
+    session: aiohttp.ClientSession, upstream: FakeUpstream, suffix: str, seen: str
 ) -> None:
-    client = UpstreamClient(session, upstream.url + "/")
+    client = UpstreamClient(session, upstream.url + suffix)
     upstream.will(answer(DOCUMENT))
 
     await client.get_json("/stock")
-    assert upstream.seen == ["/api/stock"]
+    assert upstream.seen == [seen]  # only the slash goes: the last segment is kept whole
 
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504, 429])
@@ -359,7 +360,7 @@ async def test_a_4xx_other_than_429_is_not_retried(client: UpstreamClient, upstr
     with pytest.raises(BadResponse, match=f"HTTP {code}") as excinfo:
         await client.get_json("/stock")
 
-    assert excinfo.value.status == code
+    assert (excinfo.value.attempts, excinfo.value.status) == (1, code)
     assert len(upstream.seen) == 1
 
 
@@ -413,11 +414,27 @@ def test_a_policy_that_cannot_work_is_refused(settings: dict[str, float], messag
         RetryPolicy(**settings)  # type: ignore[arg-type]
 
 
+@pytest.mark.asyncio
+async def test_zero_backoff_and_max_wait_retry_without_pausing(
+    session: aiohttp.ClientSession, upstream: FakeUpstream, pauses: Pauses
+) -> None:
+    client = UpstreamClient(session, upstream.url, policy=RetryPolicy(backoff=0, max_wait=0), sleep=pauses)
+    upstream.will(status(503), status(429, {"Retry-After": "0"}), answer(DOCUMENT))
+
+    assert await client.get_json("/stock") == DOCUMENT
+    assert pauses.seconds == [0, 0]
+
+
 @pytest.mark.parametrize("base_url", ["", "127.0.0.1:8080", "ftp://127.0.0.1", "http:///api"])
 @pytest.mark.asyncio
 async def test_a_base_url_that_is_not_absolute_http_is_refused(session: aiohttp.ClientSession, base_url: str) -> None:
     with pytest.raises(ValueError, match="absolute http"):
         UpstreamClient(session, base_url)
+
+
+@pytest.mark.asyncio
+async def test_an_https_base_url_is_accepted(session: aiohttp.ClientSession) -> None:
+    UpstreamClient(session, "https://stock.example.org/api")  # no request is sent until get_json
 
 
 @pytest.mark.asyncio

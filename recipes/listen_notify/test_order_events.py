@@ -1,6 +1,7 @@
 """LISTEN/NOTIFY tested on two real connections, with every wait bounded."""
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -94,6 +95,8 @@ async def test_a_closed_subscription_stops_receiving(pool: asyncpg.Pool, channel
         '{"order_id": "7", "status": "paid"}',
         '{"order_id": true, "status": "paid"}',
         '{"order_id": 7, "status": ""}',
+        "not json " + "x" * 100,
+        '{"order_id": 7, "status": "", "note": "' + "x" * 100 + '"}',
     ],
 )
 async def test_malformed_payloads_are_set_aside_and_delivery_goes_on(
@@ -105,6 +108,10 @@ async def test_malformed_payloads_are_set_aside_and_delivery_goes_on(
 
         assert await next_event(subscription) == OrderEvent(8, "paid")
         assert subscription.rejected == [payload]
+    # Parsed directly, the error quotes the payload's first 80 characters.
+    message = f"not an order event: {payload[:80]!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        OrderEvent.from_payload(payload)
 
 
 @pytest.mark.parametrize("bad_channel", ["", "Orders", "orders; DROP TABLE x", "x" * 64, "9lives"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 PAGE_SIZE = 100
 MAX_PAGES = 1000
@@ -47,7 +48,7 @@ async def fetch_page(session: aiohttp.ClientSession, base_url: str, cursor: str 
     params = {"limit": str(PAGE_SIZE)}
     if cursor is not None:
         params["cursor"] = cursor
-    async with session.get(f"{base_url.rstrip('/')}/items", params=params) as response:
+    async with session.get(URL(base_url) / "items", params=params) as response:
         response.raise_for_status()
         body = await response.json()
     return parse_page(body)

@@ -216,11 +216,13 @@ async def api_server(aiohttp_server: AiohttpServer) -> tuple[str, list[dict[str,
     return str(server.make_url("/v1/")), requests
 
 
+@pytest.mark.parametrize("trailing_slash", [True, False])
 @pytest.mark.asyncio
 async def test_fetch_page_sends_the_cursor_and_parses_the_page(
-    api_server: tuple[str, list[dict[str, str]]], session: aiohttp.ClientSession
+    api_server: tuple[str, list[dict[str, str]]], session: aiohttp.ClientSession, trailing_slash: bool
 ) -> None:
     base_url, requests = api_server
+    base_url = base_url if trailing_slash else base_url.rstrip("/")  # both reach /v1/items
 
     first = await paginated_api.fetch_page(session, base_url, None)
     second = await paginated_api.fetch_page(session, base_url, "p3")

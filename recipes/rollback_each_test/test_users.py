@@ -109,6 +109,13 @@ async def test_hostile_input_is_stored_as_plain_text(users: UserRepository) -> N
     assert await users.list() == [added]  # the table is still there
 
 
+@pytest.mark.parametrize("email", ["a@b", "X@example.org", "first.last+tag@sub.example.org"])
+async def test_any_address_with_text_around_an_at_sign_is_accepted(users: UserRepository, email: str) -> None:
+    added = await users.add(email, "Name")
+
+    assert added.email == email
+
+
 @pytest.mark.parametrize("email", ["", "no-at-sign", "@example.org", "someone@"])
 async def test_invalid_email_is_refused(users: UserRepository, email: str) -> None:
     with pytest.raises(ValueError, match="invalid email"):
@@ -119,9 +126,9 @@ async def test_invalid_email_is_refused(users: UserRepository, email: str) -> No
 async def test_blank_name_is_refused_on_add_and_rename(users: UserRepository) -> None:
     added = await users.add("named@example.org", "Named")
 
-    with pytest.raises(ValueError, match="blank"):
+    with pytest.raises(ValueError, match=r"^name must not be blank$"):
         await users.add("other@example.org", "   ")
-    with pytest.raises(ValueError, match="blank"):
+    with pytest.raises(ValueError, match=r"^name must not be blank$"):
         await users.rename(added.id, "")
     assert await users.list() == [added]
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from . import worker_databases
-from .worker_databases import WorkerDatabases
+from .worker_databases import LOCK_KEY, WorkerDatabases
 
 SCHEMA = "CREATE TABLE visits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, worker text NOT NULL)"
 
@@ -58,6 +58,43 @@ async def test_the_last_worker_out_drops_the_template(postgres_admin_dsn: str) -
 
     await databases.drop("gw1")
     assert await databases.existing() == []
+
+
+async def wait_for_a_lock_waiter(holder: asyncpg.Connection) -> None:
+    """Return once some session is queued behind ``holder`` for the advisory lock."""
+    async with asyncio.timeout(2):  # a worker that never waits fails here instead of hanging
+        while not await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+            LOCK_KEY,
+        ):
+            pass  # each query is an await, so the worker under test gets to run between them
+
+
+@pytest.mark.asyncio
+async def test_create_and_drop_wait_while_another_worker_holds_the_lock(postgres_admin_dsn: str) -> None:
+    databases = WorkerDatabases(postgres_admin_dsn, f"unit_{uuid.uuid4().hex[:8]}", SCHEMA)
+    holder = await asyncpg.connect(postgres_admin_dsn)  # plays the other worker
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+        creating = asyncio.create_task(databases.create("gw0"))
+        await wait_for_a_lock_waiter(holder)
+        assert await databases.existing() == []  # queued: nothing built yet
+        await holder.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        async with asyncio.timeout(5):
+            await creating
+        assert await databases.existing() == [databases.name_for("gw0"), databases.template]
+
+        await holder.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+        dropping = asyncio.create_task(databases.drop("gw0"))
+        await wait_for_a_lock_waiter(holder)
+        assert await databases.existing() == [databases.name_for("gw0"), databases.template]
+        await holder.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        async with asyncio.timeout(5):
+            await dropping
+        assert await databases.existing() == []
+    finally:
+        await holder.close()
+        await databases.drop("gw0")  # nothing to do unless an assertion failed
 
 
 @pytest.mark.asyncio

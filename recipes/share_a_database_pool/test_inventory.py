@@ -88,6 +88,15 @@ async def test_out_of_stock_reserves_nothing(conn: Connection) -> None:
 
 
 @on_session_loop
+async def test_a_product_can_be_listed_with_no_stock_yet(conn: Connection) -> None:
+    await add_product(conn, "SOFA", 0)
+
+    assert await stock_of(conn, "SOFA") == 0
+    with pytest.raises(OutOfStockError, match="only 0 in stock"):
+        await reserve(conn, "SOFA", 1)
+
+
+@on_session_loop
 async def test_unknown_sku_is_a_lookup_error(conn: Connection) -> None:
     with pytest.raises(UnknownSkuError, match="no product GHOST"):
         await reserve(conn, "GHOST", 1)

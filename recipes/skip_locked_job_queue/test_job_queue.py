@@ -49,7 +49,13 @@ async def test_a_claimed_job_carries_its_payload(pool: asyncpg.Pool, queue: JobQ
         job = await queue.claim(conn)
 
         assert job is not None
-        assert (job.id, job.payload, job.attempts) == (job_id, {"email": "ada@example.org", "n": [1, 2]}, 1)
+        # Without max_attempts, a job gets three tries.
+        assert (job.id, job.payload, job.attempts, job.max_attempts) == (
+            job_id,
+            {"email": "ada@example.org", "n": [1, 2]},
+            1,
+            3,
+        )
         assert await queue.counts(conn) == {"running": 1}
 
 
@@ -116,6 +122,18 @@ async def test_concurrent_workers_do_every_job_exactly_once(pool: asyncpg.Pool, 
         assert await conn.fetchval(f"SELECT max(attempts) FROM {queue.table}") == 1
 
 
+@pytest.mark.parametrize(("options", "expected"), [({}, 30.0), ({"lease_seconds": 0.5}, 0.5)])
+async def test_a_claim_holds_the_job_for_lease_seconds_30_by_default(
+    pool: asyncpg.Pool, queue: JobQueue, options: dict[str, float], expected: float
+) -> None:
+    async with pool.acquire() as conn:
+        await queue.enqueue(conn, {"n": 1})
+        assert await queue.claim(conn, **options) is not None
+
+        left = await conn.fetchval(f"SELECT extract(epoch FROM locked_until - now())::float8 FROM {queue.table}")
+        assert expected - 1 < left <= expected
+
+
 async def test_a_crashed_workers_job_is_claimed_again_once_its_lease_expires(
     pool: asyncpg.Pool, queue: JobQueue
 ) -> None:
@@ -179,6 +197,29 @@ async def test_a_failed_job_with_attempts_left_is_queued_again(pool: asyncpg.Poo
         assert again is not None
         assert await queue.fail(conn, again, "timeout") == "failed"
         assert await queue.claim(conn) is None
+
+
+async def test_a_job_allowed_a_single_attempt_fails_on_its_first_error(pool: asyncpg.Pool, queue: JobQueue) -> None:
+    async with pool.acquire() as conn:
+        await queue.enqueue(conn, {"n": 1}, max_attempts=1)
+        job = await queue.claim(conn)
+        assert job is not None
+
+        assert await queue.fail(conn, job, "boom") == "failed"
+        assert await queue.claim(conn) is None
+
+
+async def test_the_table_is_named_as_given_and_defaults_to_jobs(pool: asyncpg.Pool) -> None:
+    assert JobQueue().table == "jobs"
+    name = f"jobs_{uuid.uuid4().hex[:12]}"
+    queue = JobQueue(name)
+    async with pool.acquire() as conn:
+        await queue.create(conn)
+        try:
+            assert await conn.fetchval("SELECT to_regclass($1)::text", name) == name
+        finally:
+            await queue.drop(conn)
+        assert await conn.fetchval("SELECT to_regclass($1)::text", name) is None
 
 
 @pytest.mark.parametrize("table", ["", "Jobs", "jobs; DROP TABLE users", "1jobs", "j" * 64])

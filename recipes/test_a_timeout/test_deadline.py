@@ -158,10 +158,11 @@ async def test_an_operation_that_swallows_cancellation_still_misses_its_deadline
             return "late"
         return "on time"
 
-    with pytest.raises(DeadlineExceeded, match=r"within 0\.005 s") as excinfo:
-        await with_deadline(stubborn, TINY)
+    with pytest.raises(DeadlineExceeded, match=r"^refresh cache did not finish within 0\.005 s$") as excinfo:
+        await with_deadline(stubborn, TINY, what="refresh cache")
 
     assert cancelled.is_set()
+    assert excinfo.value.what == "refresh cache"
     assert excinfo.value.__cause__ is None
 
 
@@ -174,10 +175,12 @@ async def test_a_deadline_that_is_not_a_positive_finite_number_is_refused(slow: 
     assert slow.calls == 0  # refused before the operation started
 
 
-@pytest.mark.parametrize("seconds", ["5", None, True])
+@pytest.mark.parametrize(("seconds", "type_name"), [("5", "str"), (None, "NoneType"), (True, "bool")])
 @pytest.mark.asyncio
-async def test_a_deadline_that_is_not_a_number_is_a_type_error(slow: SlowOperation, seconds: object) -> None:
-    with pytest.raises(TypeError, match="deadline must be a number of seconds, not"):
+async def test_a_deadline_that_is_not_a_number_is_a_type_error(
+    slow: SlowOperation, seconds: object, type_name: str
+) -> None:
+    with pytest.raises(TypeError, match=f"^deadline must be a number of seconds, not {type_name}$"):
         await with_deadline(slow, seconds)  # type: ignore[arg-type]  # the point of the test
     assert slow.calls == 0
 

@@ -52,6 +52,8 @@ async def test_json_commands_round_trip(client: Client) -> None:
         assert await command(ws, {"cmd": "ping"}) == {"reply": "pong"}
         assert await command(ws, {"cmd": "sum", "values": [1, 2.5, -3]}) == {"sum": 0.5}
         assert await command(ws, {"cmd": "sum", "values": []}) == {"sum": 0}
+        await ws.send_str('  {"cmd": "ping"}')  # whitespace before the brace: still a command
+        assert await ws.receive_json(timeout=WAIT) == {"reply": "pong"}
 
 
 @pytest.mark.parametrize(
@@ -216,8 +218,20 @@ async def test_server_shutdown_closes_open_sockets_with_1001(client: Client) -> 
 
 @pytest.mark.parametrize("settings", [{"max_message_bytes": 0}, {"heartbeat": 0}, {"heartbeat": -1.0}])
 def test_invalid_limits_are_refused(settings: dict[str, Any]) -> None:
+    # 0 would silently mean "no limit" to aiohttp, so it is refused like any other nonsense.
     with pytest.raises(ValueError, match="need max_message_bytes >= 1 and heartbeat > 0"):
         create_app(**settings)
+
+
+@pytest.mark.asyncio
+async def test_the_smallest_limit_of_one_byte_is_accepted_and_enforced(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(max_message_bytes=1))
+    async with client.ws_connect("/ws") as ws:
+        await ws.send_str("")  # 0 bytes: under the limit
+        assert await ws.receive_str(timeout=WAIT) == "echo: "
+        await ws.send_str("x")  # 1 byte: the limit itself is too big
+        assert (await ws.receive(timeout=WAIT)).type is WSMsgType.CLOSE
+        assert ws.close_code == WSCloseCode.MESSAGE_TOO_BIG
 
 
 @pytest.mark.asyncio

@@ -125,7 +125,7 @@ def create_app(*, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> web.App
         raise ValueError(f"max_request_bytes must be at least 1, got {max_request_bytes}")
     app = web.Application(client_max_size=max_request_bytes, middlewares=[json_errors])
     app[NOTES] = NoteStore()
-    app.router.add_get("/", index, name="index")
+    app.router.add_get("/", index)
     app.router.add_get("/notes", list_notes, name="notes")
     app.router.add_post("/notes", create_note)
     app.router.add_get(r"/notes/{note_id:\d+}", get_note, name="note")

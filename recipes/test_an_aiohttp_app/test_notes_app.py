@@ -177,8 +177,19 @@ async def test_without_the_middleware_a_404_is_plain_text(aiohttp_client: Aiohtt
 
 
 def test_a_request_limit_below_one_byte_is_refused() -> None:
-    with pytest.raises(ValueError, match="max_request_bytes must be at least 1"):
+    # 0 would silently mean "no limit" to aiohttp, so it is refused.
+    with pytest.raises(ValueError, match=r"^max_request_bytes must be at least 1, got 0$"):
         create_app(max_request_bytes=0)
+
+
+@pytest.mark.asyncio
+async def test_the_smallest_limit_of_one_byte_is_accepted_and_inclusive(aiohttp_client: AiohttpClient) -> None:
+    tiny = await aiohttp_client(create_app(max_request_bytes=1))
+    json_headers = {"Content-Type": "application/json"}
+    async with tiny.post("/notes", data=b"7", headers=json_headers) as response:
+        assert response.status == 422  # 1 byte: read and parsed, then refused as not an object
+    async with tiny.post("/notes", data=b"{}", headers=json_headers) as response:
+        assert response.status == 413  # 2 bytes: over the limit
 
 
 def test_a_plain_string_app_key_warns() -> None:

@@ -31,6 +31,7 @@ class ConfigService:
     flags: Any = field(default_factory=lambda: dict(INITIAL))
     status: int = 200
     stall: bool = False  # never answer: only the app's request timeout ends the request
+    answers: asyncio.Queue[int] | None = None  # when set, each request waits for the status to answer with
     requests: int = 0
 
 
@@ -42,8 +43,9 @@ async def config_service(aiohttp_server: AiohttpServer) -> ConfigService:
         service.requests += 1
         if service.stall:
             await asyncio.Event().wait()
-        if service.status != 200:
-            return web.json_response({"error": "injected"}, status=service.status)
+        status = service.status if service.answers is None else await service.answers.get()
+        if status != 200:
+            return web.json_response({"error": "injected"}, status=status)
         return web.json_response(service.flags)
 
     upstream = web.Application()
@@ -171,6 +173,31 @@ async def test_flags_that_turn_invalid_are_not_taken(polling_client: Client, con
     assert store.last_error == "ValueError: flag 'dark_mode' must be true or false, got 'yes'"
 
 
+@pytest.mark.asyncio
+async def test_each_poll_is_counted_once_and_each_failed_poll_once(
+    aiohttp_client: AiohttpClient, config_service: ConfigService
+) -> None:
+    # The upstream answers only when the test hands it a status, so polls happen one at a time.
+    answers: asyncio.Queue[int] = asyncio.Queue()
+    config_service.answers = answers
+    answers.put_nowait(200)  # for the startup load
+    client = await aiohttp_client(create_app(Settings(config_service.url, poll_interval=FAST)))
+    store = client.app[FLAGS]
+
+    counts: list[tuple[int, int]] = []
+    for status in (500, 503, 200):
+        store.polled.clear()
+        answers.put_nowait(status)
+        async with asyncio.timeout(WAIT):
+            await store.polled.wait()
+        counts.append((store.polls, store.failures))
+
+    assert counts == [(1, 1), (2, 2), (3, 2)]  # a good poll counts, and does not reset the failures
+    assert await get_json(client, "/flags") == (200, {"flags": INITIAL, "polls": 3, "failures": 2, "last_error": None})
+    config_service.answers = None  # from now on the upstream answers at once, so no request is left hanging
+    answers.put_nowait(200)  # for a request that may already be waiting
+
+
 # --- Shutdown ----------------------------------------------------------------------
 
 
@@ -270,15 +297,36 @@ async def test_a_config_service_that_never_answers_fails_the_startup_after_the_r
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"flags_url": "config-service/flags"}, "absolute http"),
-        ({"flags_url": "file:///etc/flags.json"}, "absolute http"),
-        ({"flags_url": "http://config/flags", "poll_interval": 0}, "must be positive"),
-        ({"flags_url": "http://config/flags", "request_timeout": 0}, "must be positive"),
+        (
+            {"flags_url": "config-service/flags"},
+            r"flags_url must be an absolute http\(s\) URL, got 'config-service/flags'",
+        ),
+        (
+            {"flags_url": "file:///etc/flags.json"},
+            r"flags_url must be an absolute http\(s\) URL, got 'file:///etc/flags.json'",
+        ),
+        (
+            {"flags_url": "http:///flags"},  # an http scheme, but no host
+            r"flags_url must be an absolute http\(s\) URL, got 'http:///flags'",
+        ),
+        (
+            {"flags_url": "http://config/flags", "poll_interval": 0},
+            "poll_interval and request_timeout must be positive, got 0 and 5.0",
+        ),
+        (
+            {"flags_url": "http://config/flags", "request_timeout": 0},
+            "poll_interval and request_timeout must be positive, got 30.0 and 0",
+        ),
     ],
 )
 def test_settings_that_cannot_work_are_refused_before_startup(settings: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         Settings(**settings)
+
+
+@pytest.mark.parametrize("url", ["http://config/flags", "https://config/flags"])
+def test_an_http_or_https_url_is_accepted(url: str) -> None:
+    assert Settings(url).flags_url == url
 
 
 def test_parse_flags_returns_a_copy() -> None:

@@ -224,9 +224,23 @@ async def test_an_endless_line_is_refused_before_it_is_all_buffered() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_bad_last_line_without_a_newline_is_numbered_too() -> None:
+    with pytest.raises(RecordError, match=r"^line 3: expected a JSON object, got list$"):
+        await collect(Source([b'{"id": 1}\n\n', b"[3]"]))
+
+
+@pytest.mark.asyncio
 async def test_a_line_exactly_at_the_limit_is_accepted() -> None:
     line = b'{"id": 1}'
     assert await collect(Source([line + b"\n", line]), max_line_bytes=len(line)) == [{"id": 1}] * 2
+
+
+@pytest.mark.asyncio
+async def test_the_smallest_limit_is_one_byte() -> None:
+    # Too small for any JSON object ("{}" is 2 bytes), but a valid limit: blank lines fit.
+    assert await collect(Source([b"\n", b" "]), max_line_bytes=1) == []
+    with pytest.raises(RecordError, match=r"^line 1: longer than 1 bytes$"):
+        await collect(Source([b"{}\n"]), max_line_bytes=1)
 
 
 @pytest.mark.asyncio
@@ -348,6 +362,13 @@ async def test_a_bad_record_in_an_http_stream_names_its_line_and_drops_the_conne
     async with asyncio.timeout(WAIT):
         await feed.handler_done.wait()
     assert feed.handler_cancelled
+
+
+@pytest.mark.asyncio
+async def test_the_line_limit_applies_to_an_http_stream(feed: Feed, session: aiohttp.ClientSession) -> None:
+    with pytest.raises(RecordError, match=r"^line 1: longer than 16 bytes$"):
+        async with aclosing(fetch_records(session, feed.url + "records", max_line_bytes=16)) as records:
+            await anext(records)
 
 
 @pytest.mark.asyncio

@@ -76,13 +76,23 @@ def run_outside_test_loop(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _server_version(dsn: str, connect_timeout: float) -> str:
-    conn = await asyncpg.connect(dsn, timeout=connect_timeout)
-    try:
-        version = await conn.fetchval("SHOW server_version")
-        return f"PostgreSQL {version.split()[0]}"
-    finally:
-        await conn.close()
+def query_once(dsn: str, sql: str, *, connect_timeout: float = 60) -> list[asyncpg.Record]:
+    """Connect, run one statement, close: on a private loop, never on a test's loop."""
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn, timeout=connect_timeout)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    return run_outside_test_loop(run())
+
+
+def server_version(dsn: str, connect_timeout: float) -> str:
+    """ "PostgreSQL 15.18" for the server behind ``dsn``."""
+    version: str = query_once(dsn, "SHOW server_version", connect_timeout=connect_timeout)[0][0]
+    return f"PostgreSQL {version.split()[0]}"
 
 
 def requires_postgres() -> bool:
@@ -249,14 +259,14 @@ class Provider:
         if url := os.environ.get("DATABASE_URL"):
             # Asked for explicitly: a server that does not answer is an error, not a fallback.
             try:
-                version = run_outside_test_loop(_server_version(url, connect_timeout=10))
+                version = server_version(url, connect_timeout=10)
             except Exception as exc:
                 self.failure = f"DATABASE_URL is set but its server does not answer: {exc!r}"
                 self.fatal = True
                 return None
             return Server(url, f"DATABASE_URL, {version}")
         try:
-            version = run_outside_test_loop(_server_version(COMPOSE_DSN, connect_timeout=2))
+            version = server_version(COMPOSE_DSN, connect_timeout=2)
             return Server(COMPOSE_DSN, f"docker compose service on {COMPOSE_HOST}:{COMPOSE_PORT}, {version}")
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             pass
@@ -269,7 +279,7 @@ class Provider:
         _stop_gracefully_on_sigterm()
         try:
             dsn = self.cluster.start()
-            version = run_outside_test_loop(_server_version(dsn, connect_timeout=10))
+            version = server_version(dsn, connect_timeout=10)
         except (subprocess.CalledProcessError, OSError, asyncpg.PostgresError) as exc:
             log = self.cluster.base / "server.log"
             detail = log.read_text()[-2000:] if log.exists() else getattr(exc, "stderr", b"").decode()
@@ -351,22 +361,6 @@ def with_database(dsn: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path="/" + dbname))
 
 
-async def _create_database(admin_dsn: str, dbname: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{dbname}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(admin_dsn: str, dbname: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
     """DSN of a database created for this run (one per xdist worker), dropped at the end."""
@@ -378,11 +372,11 @@ def postgres_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.skip(provider.failure)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     dbname = f"cookbook_test_{uuid.uuid4().hex[:10]}_{worker}"
-    run_outside_test_loop(_create_database(server.admin_dsn, dbname))
+    query_once(server.admin_dsn, f'CREATE DATABASE "{dbname}"')
     try:
         yield with_database(server.admin_dsn, dbname)
     finally:
-        run_outside_test_loop(_drop_database(server.admin_dsn, dbname))
+        query_once(server.admin_dsn, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

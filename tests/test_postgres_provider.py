@@ -7,7 +7,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 import postgres_provider
@@ -16,8 +15,8 @@ from postgres_provider import (
     HANDOFF_DSN_ENV,
     HANDOFF_LABEL_ENV,
     provider_key,
+    query_once,
     remove_abandoned_clusters,
-    run_outside_test_loop,
     with_database,
 )
 
@@ -79,14 +78,7 @@ def run_databases(sandbox: pytest.Pytester) -> set[str]:
 
 
 def database_names(admin_dsn: str) -> set[str]:
-    async def fetch() -> set[str]:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            return {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
-        finally:
-            await conn.close()
-
-    return run_outside_test_loop(fetch())
+    return {row["datname"] for row in query_once(admin_dsn, "SELECT datname FROM pg_database")}
 
 
 @pytest.fixture

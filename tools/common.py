@@ -10,6 +10,7 @@ runs in a venv that holds its declared needs and nothing else.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import concurrent.futures
 import contextlib
@@ -241,6 +242,14 @@ def run_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]
     """``[fn(item) for item in items]`` on ``jobs`` threads (each item runs child processes), in order."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(fn, items))
+
+
+def recipe_parser(doc: str | None, jobs_help: str = "recipes at a time") -> argparse.ArgumentParser:
+    """The command line every per-recipe tool shares: recipe names (default: all) and --jobs."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help=f"{jobs_help} (default: %(default)s)")
+    return parser
 
 
 def default_jobs() -> int:

@@ -17,7 +17,6 @@ pointing at the server this run found (and COOKBOOK_REQUIRE_POSTGRES=1: no skipp
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -35,9 +34,9 @@ from tools.common import (
     Recipe,
     all_recipes,
     child_env,
-    default_jobs,
     postgres_server,
     pytest_summary,
+    recipe_parser,
     run_parallel,
     table,
     tail,
@@ -129,9 +128,7 @@ def run_copy(recipe: Recipe, env: Env, base: Path, dsn: str | None) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="runs at a time (default: %(default)s)")
+    parser = recipe_parser(__doc__, "runs at a time")
     args = parser.parse_args(argv)
     recipes = all_recipes(args.recipes)
     started = time.monotonic()

@@ -10,7 +10,6 @@ recipe's .py files except test_*.py, conftest.py and __init__.py.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -23,7 +22,17 @@ from typing import Any
 
 import coverage
 
-from tools.common import ROOT, Recipe, all_recipes, child_env, default_jobs, postgres_server, run_parallel, table, tail
+from tools.common import (
+    ROOT,
+    Recipe,
+    all_recipes,
+    child_env,
+    postgres_server,
+    recipe_parser,
+    run_parallel,
+    table,
+    tail,
+)
 
 
 @dataclass
@@ -107,9 +116,7 @@ def measure(run: Run) -> list[ModuleCoverage]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="recipes at a time (default: %(default)s)")
+    parser = recipe_parser(__doc__)
     args = parser.parse_args(argv)
     recipes = all_recipes(args.recipes)
     started = time.monotonic()

@@ -30,7 +30,6 @@ there, and mutmut reads it only from the current directory, so the run puts a sm
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -43,7 +42,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.common import ROOT, Recipe, all_recipes, child_env, default_jobs, postgres_server, run_parallel, table, tail
+from tools.common import (
+    ROOT,
+    Recipe,
+    all_recipes,
+    child_env,
+    postgres_server,
+    recipe_parser,
+    run_parallel,
+    table,
+    tail,
+)
 
 THRESHOLD = 90.0
 REVIEWED = Path(__file__).with_name("equivalent_mutants.toml")
@@ -245,9 +254,7 @@ def changed_lines(diff: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipes", nargs="*", help="recipe names (default: all)")
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="recipes at a time (default: %(default)s)")
+    parser = recipe_parser(__doc__)
     parser.add_argument("--children", type=int, default=1, help="mutants at a time within a recipe (default: 1)")
     parser.add_argument("--keep", action="store_true", help="keep the workspaces (mutmut browse/show there)")
     args = parser.parse_args(argv)

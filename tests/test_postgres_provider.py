@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
+
 def record_database(dsn):
     with open(Path(__file__).parent / "run-databases.txt", "a") as log:
         log.write(urlsplit(dsn).path.lstrip("/") + "\\n")

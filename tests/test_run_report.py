@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
+
 ROOT = Path(__file__).resolve().parent.parent
 # Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
 QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:xdist")

@@ -67,7 +67,6 @@ FIXTURE_PACKAGES = {
 BASE_PACKAGES = ("pytest", "pytest-asyncio")
 # Requesting one of these needs the shared provider (postgres_provider.py), which imports asyncpg.
 POSTGRES_FIXTURES = frozenset({"postgres_dsn", "postgres_admin_dsn"})
-PYTESTER_FIXTURES = frozenset({"pytester", "testdir"})
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -150,10 +149,6 @@ class Recipe:
     @property
     def uses_postgres(self) -> bool:
         return bool(self._usage[0].fixtures & POSTGRES_FIXTURES)
-
-    @property
-    def uses_pytester(self) -> bool:
-        return bool(self._usage[0].fixtures & PYTESTER_FIXTURES)
 
     @cached_property
     def needs(self) -> tuple[str, ...]:

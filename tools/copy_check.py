@@ -6,9 +6,9 @@ the packages the recipe declares (tools/common.py derives them from its code), i
 at the requirements.lock pins. Recipes with the same needs share a venv; the venvs are
 kept in .venv-copy/ and rebuilt when the lock or the needs change.
 
-The project's config is pytest-asyncio's default strict mode, the fixture loop scope set
-(otherwise every run warns), warnings as errors, and ``-p pytester`` only for recipes
-whose tests use it; none of the cookbook's other settings. Database recipes get the
+The project's config is strict mode, both loop-scope options and warnings as errors, and
+nothing else: no ``-p pytester`` (a recipe's test_pitfalls.py declares ``pytest_plugins =
+["pytester"]`` itself), none of the cookbook's other settings. Database recipes get the
 copied postgres_provider.py, loaded from the project's conftest.py, with DATABASE_URL
 pointing at the server this run found (and COOKBOOK_REQUIRE_POSTGRES=1: no skipping).
 
@@ -45,6 +45,19 @@ from tools.copy_recipe import copy_recipe
 
 VENVS = ROOT / ".venv-copy"
 SKIP_REASON = re.compile(r"^SKIPPED .*$", re.M)
+# Someone else's project: strict mode, both loop scopes, warnings as errors, and nothing
+# else (no addopts: a recipe whose pitfalls need pytester declares it in its own file).
+PROJECT_CONFIG = """\
+[project]
+name = "someones-project"
+version = "0"
+
+[tool.pytest.ini_options]
+asyncio_mode = "strict"
+asyncio_default_fixture_loop_scope = "function"
+asyncio_default_test_loop_scope = "function"
+filterwarnings = ["error"]
+"""
 
 
 @dataclass
@@ -96,13 +109,7 @@ def build_env(env: Env) -> Env:
 
 def write_project(recipe: Recipe, project: Path) -> None:
     copy_recipe(recipe, project)
-    addopts = '\naddopts = ["-p", "pytester"]' if recipe.uses_pytester else ""
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "someones-project"\nversion = "0"\n\n'
-        "[tool.pytest.ini_options]\n"
-        'asyncio_default_fixture_loop_scope = "function"\n'
-        f'filterwarnings = ["error"]{addopts}\n'
-    )
+    (project / "pyproject.toml").write_text(PROJECT_CONFIG)
     if recipe.uses_postgres:  # what `make copy` tells the user to add
         (project / "conftest.py").write_text('pytest_plugins = ["postgres_provider"]\n')
 

@@ -44,22 +44,19 @@ def install_command(recipe: Recipe) -> str:
     return "pip install " + " ".join(shlex.quote(specs.get(package, package)) for package in recipe.needs)
 
 
-def pytest_settings(recipe: Recipe) -> list[str]:
-    """The pytest settings (pyproject.toml form) the recipe's tests rely on."""
-    lines = [
-        "[tool.pytest.ini_options]",
-        "# strict mode, pytest-asyncio's default, is all the recipes need",
-        'asyncio_default_fixture_loop_scope = "function"',
-    ]
-    if recipe.uses_pytester:
-        lines.append('addopts = ["-p", "pytester"]  # its pitfall tests run pytest in a sandbox')
-    return lines
+# The pytest settings every recipe relies on (its pitfall file declares pytester itself).
+PYTEST_SETTINGS = [
+    "[tool.pytest.ini_options]",
+    "# strict mode, pytest-asyncio's default, is all the recipes need",
+    'asyncio_default_fixture_loop_scope = "function"',
+    'asyncio_default_test_loop_scope = "function"',
+]
 
 
 def instructions(recipe: Recipe, dest: Path) -> str:
     steps = [
         f"1. Install what it needs:\n     {install_command(recipe)}",
-        "2. pytest settings (merge into your pyproject.toml):\n     " + "\n     ".join(pytest_settings(recipe)),
+        "2. pytest settings (merge into your pyproject.toml):\n     " + "\n     ".join(PYTEST_SETTINGS),
     ]
     if recipe.uses_postgres:
         steps.append(

@@ -3,8 +3,10 @@
 A link such as [`server`](test_kv_client.py#L27-L54) must start at the line
 that holds ``server`` (tests/test_layout.py checks it). When it no longer does,
 and ``server`` is defined exactly once in that file, the link is rewritten to
-span the whole definition, decorators included. Links that still point at
-their name are left exactly as written. Usage: python tools/relink_readmes.py
+span the whole definition, decorators included. When the file no longer
+defines it but exactly one other .py file of the same folder does (a pitfall
+moved to test_pitfalls.py), the link is pointed at that file. Links that still
+point at their name are left exactly as written. Usage: python tools/relink_readmes.py
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ def relink(readme: Path) -> bool:
     text = readme.read_text()
     cache: dict[Path, tuple[list[str], dict[str, tuple[int, int] | None]]] = {}
 
+    def parsed(path: Path) -> tuple[list[str], dict[str, tuple[int, int] | None]]:
+        if path not in cache:
+            source = path.read_text()
+            cache[path] = (source.splitlines(), definitions(source))
+        return cache[path]
+
     def replace(match: re.Match[str]) -> str:
         name, target, first = match.group(1), match.group(2), int(match.group(3))
         path = (readme.parent / target).resolve()
         if not path.is_file():
             return match.group(0)
-        if path not in cache:
-            source = path.read_text()
-            cache[path] = (source.splitlines(), definitions(source))
-        lines, spans = cache[path]
+        lines, spans = parsed(path)
         index = first - 1
         if 0 <= index < len(lines) and lines[index].lstrip().startswith("@"):
             # A link may start at the decorators of what it names, as the meta-test allows.
@@ -57,6 +62,12 @@ def relink(readme: Path) -> bool:
                 index += 1
         if 0 <= index < len(lines) and name in lines[index]:
             return match.group(0)  # still right
+        if name not in spans:  # moved to a sibling file?
+            homes = [p for p in sorted(path.parent.glob("*.py")) if p != path and parsed(p)[1].get(name)]
+            if len(homes) == 1:
+                path = homes[0]
+                target = str(Path(target).parent / path.name) if "/" in target else path.name
+                spans = parsed(path)[1]
         span = spans.get(name)
         if span is None:
             return match.group(0)

@@ -2,6 +2,7 @@
 
 import ast
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,19 @@ import postgres_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p for p in (ROOT / "recipes").iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-README_SECTIONS = ["## The problem", "## Files", "## Run it", "## What to look at", "## Pitfalls", "## Doc section"]
+README_SECTIONS = [
+    "## The problem",
+    "## The pattern",
+    "## Files",
+    "## Run it",
+    "## What to look at",
+    "## Pitfalls",
+    "## Doc section",
+]
+MODULE_AIM, PATTERN_AIM, FIRST_TEST_BY, SNIPPET_AIM = 80, 150, 45, 15
+# Files allowed over their aim, each with the reason (the entry goes once the file fits).
+OVER_AIM: dict[str, str] = {}
+SNIPPET = re.compile(r"^## The pattern\n.*?^```python\n(.*?)^```$", re.M | re.S)
 LINE_LINK = re.compile(r"\[([^\]]+)\]\(([^)#\s]+)#L(\d+)(?:-L(\d+))?\)")
 ids = [recipe.name for recipe in RECIPES]
 
@@ -28,13 +41,112 @@ def test_there_are_recipes() -> None:
     assert len(RECIPES) >= 2
 
 
+def pattern_file(recipe: Path) -> Path:
+    (found,) = (p for p in recipe.glob("test_*.py") if p.name != "test_pitfalls.py")
+    return found
+
+
+def requested_fixtures(tree: ast.AST) -> set[str]:
+    return {
+        arg.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+    }
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=ids)
-def test_recipe_has_readme_one_test_file_and_a_module(recipe: Path) -> None:
+def test_recipe_has_readme_a_pattern_file_and_a_module(recipe: Path) -> None:
     assert (recipe / "README.md").is_file()
     assert (recipe / "__init__.py").is_file(), "relative imports need the folder to be a package"
-    assert len(list(recipe.glob("test_*.py"))) == 1
+    tests = sorted(p.name for p in recipe.glob("test_*.py") if p.name != "test_pitfalls.py")
+    assert len(tests) == 1, f"one pattern file test_<module>.py (pitfalls go to test_pitfalls.py), found {tests}"
     assert modules_of(recipe), "a recipe pairs its test file with a module of its own"
     assert re.fullmatch(r"[a-z][a-z0-9_]*", recipe.name), "folder names say the task in snake_case"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_the_pattern_file_runs_no_sandbox_and_opens_with_the_pattern(recipe: Path) -> None:
+    source = pattern_file(recipe)
+    tree = ast.parse(source.read_text())
+    assert not requested_fixtures(tree) & {"pytester", "testdir"}, "sandboxes belong in test_pitfalls.py"
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "subprocess" not in imported, "subprocess runs belong in test_pitfalls.py"
+    first = min(
+        node.lineno
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+    )
+    assert first <= FIRST_TEST_BY, f"{source.name}: the first test is at line {first}; open with the pattern"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_a_pitfalls_file_declares_the_plugins_it_needs(recipe: Path) -> None:
+    pitfalls = recipe / "test_pitfalls.py"
+    if not pitfalls.is_file():
+        return
+    tree = ast.parse(pitfalls.read_text())
+    if not requested_fixtures(tree) & {"pytester"}:
+        return
+    declared = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytest_plugins" for t in node.targets)
+    ]
+    message = 'test_pitfalls.py uses pytester: declare pytest_plugins = ["pytester"] so a plain copy passes'
+    assert declared, message
+    assert "pytester" in ast.literal_eval(declared[0]), message
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_files_stay_within_their_aim_or_say_why(recipe: Path) -> None:
+    aims = dict.fromkeys(modules_of(recipe), MODULE_AIM) | {pattern_file(recipe): PATTERN_AIM}
+    for path, aim in aims.items():
+        name = str(path.relative_to(ROOT))
+        over = len(path.read_text().splitlines()) > aim
+        if name in OVER_AIM:
+            assert over, f"{name} fits its aim of {aim} lines now: remove it from OVER_AIM"
+        else:
+            assert not over, f"{name} is over its aim of {aim} lines: trim it, or add it to OVER_AIM with a reason"
+
+
+def snippet_chunks(snippet: str) -> list[str]:
+    """The snippet split at elision lines (`...`), each chunk dedented."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for line in snippet.splitlines():
+        if line.strip() == "...":
+            chunks.append(current)
+            current = []
+        else:
+            current.append(line.rstrip())
+    chunks.append(current)
+    return [textwrap.dedent("\n".join(chunk)) for chunk in chunks if chunk]
+
+
+def holds_in_order(lines: list[str], chunks: list[str]) -> bool:
+    position = 0
+    for chunk in chunks:
+        size = chunk.count("\n") + 1
+        starts = range(position, len(lines) - size + 1)
+        found = next((i for i in starts if textwrap.dedent("\n".join(lines[i : i + size])) == chunk), None)
+        if found is None:
+            return False
+        position = found + size
+    return True
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=ids)
+def test_readme_pattern_snippet_is_real_code_from_the_recipe(recipe: Path) -> None:
+    match = SNIPPET.search((recipe / "README.md").read_text())
+    assert match, "## The pattern needs a fenced ```python block"
+    snippet = match.group(1)
+    assert len(snippet.splitlines()) <= SNIPPET_AIM, f"the snippet has more than {SNIPPET_AIM} lines"
+    chunks = snippet_chunks(snippet)
+    sources = {p.name: [line.rstrip() for line in p.read_text().splitlines()] for p in recipe.glob("*.py")}
+    assert any(holds_in_order(lines, chunks) for lines in sources.values()), (
+        "the README's pattern snippet is not a run of lines of any file in the recipe (`...` may elide lines)"
+    )
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=ids)

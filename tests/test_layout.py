@@ -234,3 +234,21 @@ def test_ci_example_runs_make_check_against_a_healthy_postgres_service() -> None
     assert "make test" in commands
     assert "make check" in commands
     assert any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"])
+
+
+def test_the_snippet_check_accepts_elisions_and_rejects_edited_code() -> None:
+    lines = [
+        "@pytest.mark.asyncio",
+        "async def test_x(client):",
+        "    response = await client.get('/')",
+        "",
+        "    assert response.status == 200",
+    ]
+    assert holds_in_order(
+        lines, snippet_chunks("async def test_x(client):\n    ...\n    assert response.status == 200")
+    )
+    assert holds_in_order(lines, snippet_chunks("    response = await client.get('/')"))  # dedented
+    assert not holds_in_order(lines, snippet_chunks("async def test_x(client):\n    assert response.status == 200"))
+    assert not holds_in_order(
+        lines, snippet_chunks("    assert response.status == 200\n...\nasync def test_x(client):")
+    )

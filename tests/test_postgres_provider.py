@@ -20,9 +20,12 @@ from postgres_provider import (
     with_database,
 )
 
+pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
+
 ROOT = Path(__file__).resolve().parent.parent
 # Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
-QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:xdist")
+QUIET: tuple[str, ...] = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
+QUIET += ("-p", "no:cacheprovider", "-p", "no:xdist")
 
 SANDBOX_TESTS = """
 from pathlib import Path
@@ -30,8 +33,6 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-
-pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 def record_database(dsn):
     with open(Path(__file__).parent / "run-databases.txt", "a") as log:
@@ -164,7 +165,7 @@ def test_xdist_workers_share_one_server_and_get_a_database_each(
         """
     )
 
-    result = sandbox.runpytest("-n", "2", *QUIET[:-4])
+    result = sandbox.runpytest("-n", "2", *QUIET[:-2])
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])

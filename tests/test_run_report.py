@@ -7,8 +7,9 @@ import pytest
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 ROOT = Path(__file__).resolve().parent.parent
-# Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
-QUIET = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:xdist")
+# Plugins the sandboxes do not need.
+QUIET: tuple[str, ...] = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
+QUIET += ("-p", "no:cacheprovider", "-p", "no:xdist")
 
 
 @pytest.fixture

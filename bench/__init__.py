@@ -3,5 +3,6 @@
 Run it with ``python -m bench`` (``--help`` lists the options). Each comparison
 runs its contenders in one process, alternating them over several rounds, so
 that a machine getting busier or quieter during the run affects both sides
-alike. The table goes to stdout and every sample to ``bench/results.json``.
+alike. The table goes to stdout; a run of every comparison also saves every sample to
+``docs/results/bench.json`` and rewrites the tables in ``docs/benchmarks.md``.
 """

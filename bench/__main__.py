@@ -1,4 +1,9 @@
-"""``python -m bench``: run the comparisons, print the table, write bench/results.json."""
+"""``python -m bench``: run the comparisons and print the table.
+
+A run of every comparison also saves every sample to docs/results/bench.json and rewrites
+the tables in docs/benchmarks.md from it. A run with ``--only`` prints, and saves to
+``--output`` when given, but leaves the published figures as they are.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from .harness import ROOT, Comparison, as_json, machine, progress, render
+from tools import doc_tables
+
+from .harness import Comparison, as_json, machine, progress, render
+from .markdown import render_markdown
 
 COMPARISONS = ("waiting", "databases", "loops", "suite")
+PAGE = doc_tables.DOCS / "benchmarks.md"
+RESULTS_FILE = doc_tables.RESULTS / "bench.json"
+MARKER = "bench"
 
 
 def positive(text: str) -> int:
@@ -41,7 +52,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=["FILE_COPY", "WAL_LOG", ""],
         help="CREATE DATABASE strategy for pattern (d) on PostgreSQL 15+ (default: the server's, WAL_LOG)",
     )
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"also save the samples here (a full run always saves to {doc_tables.shown(RESULTS_FILE)})",
+    )
     return parser.parse_args(argv)
 
 
@@ -76,8 +91,15 @@ def main(argv: list[str]) -> int:
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     info["command"] = " ".join(["python -m bench", *argv])
     print(render(comparisons, info, elapsed))
-    args.output.write_text(json.dumps(as_json(comparisons, info, elapsed), indent=2) + "\n")
-    progress(f"wrote {args.output}")
+    results = as_json(comparisons, info, elapsed)
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+        progress(f"wrote {args.output}")
+    if set(selected) == set(COMPARISONS):
+        doc_tables.publish(PAGE, MARKER, render_markdown(results), RESULTS_FILE, results)
+        progress(f"wrote {doc_tables.shown(RESULTS_FILE)} and the tables in {doc_tables.shown(PAGE)}")
+    else:
+        progress(f"--only: {doc_tables.shown(PAGE)} and {doc_tables.shown(RESULTS_FILE)} left as they are")
     return 0
 
 

@@ -5,6 +5,10 @@ folder and a data file of their own (COVERAGE_FILE), several recipes at a time. 
 of one recipe's module by another recipe's tests does not count. The modules are the
 recipe's .py files except test_*.py, conftest.py and __init__.py.
 
+A run over every recipe saves its figures to docs/results/coverage.json and rewrites the
+table in docs/verification.md from them (see tools/doc_tables.py). A run over some recipes
+only prints: a partial table must never replace the whole one.
+
     python -m tools.coverage_gate [--jobs N] [RECIPE ...]
 """
 
@@ -16,12 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import coverage
 
+from tools import doc_tables
 from tools.common import (
     ROOT,
     Recipe,
@@ -33,6 +39,11 @@ from tools.common import (
     table,
     tail,
 )
+
+PAGE = doc_tables.DOCS / "verification.md"
+RESULTS_FILE = doc_tables.RESULTS / "coverage.json"
+MARKER = "coverage"
+HEADERS = ["recipe", "module", "statements", "missed", "branches", "br. missed", "cover"]
 
 
 @dataclass
@@ -127,15 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = run_parallel(lambda r: run_recipe(r, Path(tmp), dsn), recipes, args.jobs)
         rows = [row for run in runs for row in measure(run)]
 
-    print(
-        table(
-            ["recipe", "module", "statements", "missed", "branches", "br. missed", "cover"],
-            (
-                [r.recipe, r.module, r.statements, r.missed, r.branches, r.branches_missed, _percent(r.percent)]
-                for r in rows
-            ),
-        )
-    )
+    print(table(HEADERS, _cells(asdict(row) for row in rows)))
     failures = 0
     for run in runs:
         if run.returncode != 0:
@@ -151,11 +154,60 @@ def main(argv: list[str] | None = None) -> int:
     total = len(rows)
     print(f"\ncoverage: {total - sum(not r.complete for r in rows)}/{total} modules at 100% in {len(runs)} recipes")
     slowest = sorted(runs, key=lambda r: -r.seconds)[:3]
-    print(
-        f"coverage: {time.monotonic() - started:.0f} s; slowest: "
-        + ", ".join(f"{r.recipe.name} {r.seconds:.1f} s" for r in slowest)
-    )
+    seconds = time.monotonic() - started
+    print(f"coverage: {seconds:.0f} s; slowest: " + ", ".join(f"{r.recipe.name} {r.seconds:.1f} s" for r in slowest))
+    every = all_recipes()
+    if {r.name for r in recipes} != {r.name for r in every}:
+        print(f"coverage: {len(runs)} of {len(every)} recipes, so {doc_tables.shown(PAGE)} is left as it is")
+    else:
+        results = {
+            "command": "python -m tools.coverage_gate",
+            "measured": doc_tables.today(),
+            "source": doc_tables.source_version(),
+            "seconds": round(seconds),
+            "failed_runs": [run.recipe.name for run in runs if run.returncode != 0],
+            "modules": [asdict(row) for row in rows],
+        }
+        doc_tables.publish(PAGE, MARKER, render_markdown(results), RESULTS_FILE, results)
+        print(f"coverage: wrote {doc_tables.shown(RESULTS_FILE)} and the table in {doc_tables.shown(PAGE)}")
     return 1 if failures else 0
+
+
+def _cells(modules: Iterable[dict[str, Any]]) -> list[list[object]]:
+    return [
+        [
+            m["recipe"],
+            m["module"],
+            m["statements"],
+            m["missed"],
+            m["branches"],
+            m["branches_missed"],
+            _percent(m["percent"]),
+        ]
+        for m in modules
+    ]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The table in docs/verification.md, from docs/results/coverage.json."""
+    modules = results["modules"]
+    complete = sum(m["missed"] == 0 and m["branches_missed"] == 0 for m in modules)
+    recipes = len({m["recipe"] for m in modules})
+    took = f", {results['seconds']} s" if results.get("seconds") is not None else ""
+    lines = [
+        f"Last full run: {complete} of {len(modules)} modules in {recipes} recipes at 100% of statements and "
+        f"branches, by their own recipe's tests alone (`{results['command']}` at {results['source']}, "
+        f"{results['measured']}{took}).",
+        "",
+        doc_tables.markdown_table(HEADERS, _cells(modules)),
+    ]
+    if results.get("failed_runs"):
+        lines += ["", "Tests failed under coverage in: " + ", ".join(results["failed_runs"]) + "."]
+    incomplete = [m for m in modules if m["missing"]]
+    if incomplete:
+        lines += ["", "Not covered:", ""]
+        lines += [f"- `{m['recipe']}/{m['module']}`: {m['missing']}" for m in incomplete]
+    return "\n".join(lines)
 
 
 def _percent(value: float) -> str:

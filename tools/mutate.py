@@ -25,6 +25,11 @@ subprocess (runpytest_subprocess, xdist workers). mutmut's trampoline needs its 
 there, and mutmut reads it only from the current directory, so the run puts a small
 ``sitecustomize`` on PYTHONPATH that loads it from the workspace.
 
+A run over every recipe saves its figures to docs/results/mutation.json and rewrites the
+table in docs/verification.md from them (see tools/doc_tables.py). A run over some recipes,
+the usual way to check one change, only prints: a partial table must never replace the
+whole one.
+
     python -m tools.mutate [--jobs N] [--keep] [RECIPE ...]
 """
 
@@ -41,7 +46,9 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tools import doc_tables
 from tools.common import (
     ROOT,
     Recipe,
@@ -55,6 +62,9 @@ from tools.common import (
 )
 
 THRESHOLD = 90.0
+PAGE = doc_tables.DOCS / "verification.md"
+RESULTS_FILE = doc_tables.RESULTS / "mutation.json"
+MARKER = "mutation"
 REVIEWED = Path(__file__).with_name("equivalent_mutants.toml")
 MUTMUT = Path(sys.executable).parent / "mutmut"
 RECIPE_TIMEOUT = 20 * 60  # seconds; a recipe that takes longer fails the run with its log tail
@@ -313,8 +323,97 @@ def main(argv: list[str] | None = None) -> int:
     failed = [o.recipe.name for o in ordered if not o.passed]
     print(f"\nmutate: {len(ordered) - len(failed)}/{len(ordered)} recipes at >= {THRESHOLD:.0f}%", end="")
     print(f"; below: {', '.join(failed)}" if failed else "")
-    print(f"mutate: {time.monotonic() - started:.0f} s")
+    seconds = time.monotonic() - started
+    print(f"mutate: {seconds:.0f} s")
+    every = all_recipes()
+    if {r.name for r in recipes} != {r.name for r in every}:
+        print(f"mutate: {len(ordered)} of {len(every)} recipes, so {doc_tables.shown(PAGE)} is left as it is")
+    else:
+        results = results_of(ordered, seconds)
+        doc_tables.publish(PAGE, MARKER, render_markdown(results), RESULTS_FILE, results)
+        print(f"mutate: wrote {doc_tables.shown(RESULTS_FILE)} and the table in {doc_tables.shown(PAGE)}")
     return 1 if failed else 0
+
+
+def results_of(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
+    """What docs/results/mutation.json holds: the counts per recipe and every mutant not killed."""
+    recipes = []
+    for o in outcomes:
+        counts = Counter(o.statuses.values())
+        recipes.append(
+            {
+                "recipe": o.recipe.name,
+                "mutants": o.total,
+                "killed": o.killed,
+                "survived": counts["survived"],
+                "other": o.total - o.killed - counts["survived"] - o.equivalent,
+                "equivalent": o.equivalent,
+                "seconds": round(o.seconds),
+                "error": o.error.splitlines()[0] if o.error else "",
+                "not_killed": [
+                    {
+                        "mutant": short_name(key),
+                        "status": status,
+                        "change": changed_lines(o.diffs.get(key, "")).split("\n"),
+                    }
+                    for key, status in o.statuses.items()
+                    if status not in (*KILLED, EQUIVALENT)
+                ],
+            }
+        )
+    return {
+        "command": "python -m tools.mutate",
+        "measured": doc_tables.today(),
+        "source": doc_tables.source_version(),
+        "seconds": round(seconds),
+        "threshold": THRESHOLD,
+        "recipes": recipes,
+    }
+
+
+def _score(killed: int, mutants: int, equivalent: int) -> str:
+    counted = mutants - equivalent
+    return f"{100.0 * killed / counted:.1f}%" if counted else "-"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The mutation table in docs/verification.md, from docs/results/mutation.json."""
+    recipes = results["recipes"]
+    total = {key: sum(r[key] for r in recipes) for key in ("mutants", "killed", "survived", "other", "equivalent")}
+    columns = ("mutants", "killed", "survived", "equivalent")
+    rows: list[list[object]] = [
+        [r["recipe"], *(r[c] for c in columns), _score(r["killed"], r["mutants"], r["equivalent"])] for r in recipes
+    ]
+    rows.append(
+        ["all recipes", *(total[c] for c in columns), _score(total["killed"], total["mutants"], total["equivalent"])]
+    )
+    passing = sum(
+        not r["error"]
+        and r["mutants"] > 0
+        and 100.0 * r["killed"] >= results["threshold"] * (r["mutants"] - r["equivalent"])
+        for r in recipes
+    )
+    lines = [
+        f"Last full run: {passing} of {len(recipes)} recipes at {results['threshold']:g}% or more "
+        f"(`{results['command']}` at {results['source']}, {results['measured']}, {results['seconds']} s).",
+        "",
+        doc_tables.markdown_table(["recipe", *columns, "score"], rows),
+    ]
+    if total["other"]:
+        lines += [
+            "",
+            f"{total['other']} mutant(s) that no test reached, or that mutmut found suspicious, count as not killed.",
+        ]
+    errors = [r for r in recipes if r["error"]]
+    if errors:
+        lines += ["", "Runs that failed:", ""] + [f"- `{r['recipe']}`: {r['error']}" for r in errors]
+    not_killed = [(r["recipe"], m) for r in recipes for m in r["not_killed"]]
+    if not_killed:
+        lines += ["", "Not killed:", ""]
+        for recipe, mutant in not_killed:
+            lines.append(f"- `{recipe}`: `{mutant['mutant']}` ({mutant['status']})")
+            lines += [f"  - `{change.strip()}`" for change in mutant["change"] if change.strip()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -64,16 +64,18 @@ clean: ## Remove the venvs, caches and mutation workspaces
 
 # --- benchmarks (make bench) ---
 # Side-by-side timings of the recommended patterns against the naive ones (bench/),
-# a few minutes in all. `make bench BENCH_ARGS="--only databases"`: one comparison; --help lists the rest.
+# a few minutes in all. A full run rewrites docs/benchmarks.md and docs/results/bench.json;
+# `make bench BENCH_ARGS="--only databases"` runs one comparison and only prints; --help lists the rest.
 BENCH_ARGS ?=
 .PHONY: bench
-bench: $(STAMP) ## Time recommended vs naive patterns and the suite; table + bench/results.json
+bench: $(STAMP) ## Time recommended vs naive patterns and the suite (full run: docs/benchmarks.md)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # --- verification (make check) ---
 # Every gate CI runs, each a target of its own; tools/ holds the scripts behind them.
 # `make check` runs them all (a failing gate does not stop the others) and ends with a
-# summary. RECIPES="a b" limits coverage, copy-check and mutate to those recipes.
+# summary. RECIPES="a b" limits coverage, copy-check and mutate to those recipes. A coverage or
+# mutate run over every recipe rewrites its table in docs/verification.md (and docs/results/).
 RECIPES ?=
 SEED ?=
 CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons
@@ -106,7 +108,7 @@ test-random: $(STAMP) ## The suite in a fresh random order, seed printed; SEED=N
 test-parallel: $(STAMP) ## The suite on two pytest-xdist workers (-n 2)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-coverage: $(STAMP) ## Each recipe module 100% covered by its own recipe's tests (table)
+coverage: $(STAMP) ## Each recipe module 100% covered by its own recipe's tests (full run: docs/)
 	$(BIN)/python -m tools.coverage_gate $(RECIPES)
 
 copy-check: $(STAMP) ## Each recipe, copied alone into an empty project with only its needs, passes
@@ -115,7 +117,7 @@ copy-check: $(STAMP) ## Each recipe, copied alone into an empty project with onl
 test-pythons: $(STAMP) ## The suite on every CPython >= 3.11 here (.venv-3.X from requirements.lock)
 	$(BIN)/python -m tools.test_pythons -- $(PYTEST_ARGS)
 
-mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not in check)
+mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not in check; full run: docs/)
 	$(BIN)/python -m tools.mutate $(RECIPES)
 
 soak: $(STAMP) ## The suite 20 times in random orders, failures with seeds (about 2.5 min; not in check)

@@ -5,6 +5,9 @@ It keeps one float per phase per test, a word on what each test uses (a pytester
 sandbox, PostgreSQL, an aiohttp server), and for sandbox tests how many pytest runs
 they started in-process and in a subprocess, so it costs the run next to nothing and
 the bench can say where the suite's time goes and why a slow test is slow.
+
+Each session that loads the plugin gets a recorder of its own, so a sandbox that loads
+it too (as tests/test_docs.py does) records its own tests and leaves the outer ones alone.
 """
 
 from __future__ import annotations
@@ -17,14 +20,8 @@ from typing import Any
 
 import pytest
 
-_durations: dict[str, dict[str, float]] = {}
-_kinds: dict[str, str] = {}
-_sandbox_runs: dict[str, dict[str, int]] = {}  # nodeid -> {"in-process": n, "subprocess": n}
-_current: list[str] = []  # the node id of the test running now, if any
-_depth = [0]  # > 0 while inside a counted sandbox run (runpytest calls inline_run: count it once)
-
 # Pytester methods that start a pytest run -> how the run is counted.
-_RUNNERS = {
+RUNNERS = {
     "inline_run": "in-process",
     "runpytest_inprocess": "in-process",
     "runpytest_subprocess": "subprocess",
@@ -42,59 +39,77 @@ def kind_of(fixturenames: list[str]) -> str:
     return "other"
 
 
+class Recorder:
+    """What one session records; registered as a plugin of that session's config."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.durations: dict[str, dict[str, float]] = {}
+        self.kinds: dict[str, str] = {}
+        self.sandbox_runs: dict[str, dict[str, int]] = {}  # nodeid -> {"in-process": n, "subprocess": n}
+        self.current: str | None = None  # the node id of the test running now
+        self.depth = 0  # > 0 inside a counted run: runpytest calls inline_run, which must not count again
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.kinds[item.nodeid] = kind_of(list(getattr(item, "fixturenames", ())))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.current = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.current = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.durations.setdefault(report.nodeid, {})[report.when] = report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        if self.path:
+            with open(self.path, "w") as out:
+                json.dump({"durations": self.durations, "kinds": self.kinds, "sandbox_runs": self.sandbox_runs}, out)
+
+
+_active: list[Recorder] = []  # the recorders of the sessions running now, innermost last
+_originals: dict[str, Callable[..., Any]] = {}  # the Pytester methods as they were before counting
+
+
 def _counting(method: Callable[..., Any], how: str) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _current and not _depth[0]:
-            counts = _sandbox_runs.setdefault(_current[-1], {})
+        recorder = next((r for r in reversed(_active) if r.current), None)
+        if recorder is None or recorder.current is None:
+            return method(*args, **kwargs)
+        if recorder.depth == 0:
+            counts = recorder.sandbox_runs.setdefault(recorder.current, {})
             counts[how] = counts.get(how, 0) + 1
-        _depth[0] += 1
+        recorder.depth += 1
         try:
             return method(*args, **kwargs)
         finally:
-            _depth[0] -= 1
+            recorder.depth -= 1
 
-    wrapper.__dict__["_bench_counting"] = True
     return wrapper
 
 
-_originals: dict[str, Callable[..., Any]] = {}
+recorder_key = pytest.StashKey[Recorder]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, how in _RUNNERS.items():
-        method = getattr(pytest.Pytester, name)
-        if not getattr(method, "_bench_counting", False):
-            _originals[name] = method
-            setattr(pytest.Pytester, name, _counting(method, how))
+    recorder = Recorder(os.environ.get("BENCH_TIMINGS_FILE"))
+    config.stash[recorder_key] = recorder
+    config.pluginmanager.register(recorder, f"bench-timings-recorder-{id(recorder)}")
+    if not _active:  # the outermost session patches Pytester once
+        for name, how in RUNNERS.items():
+            _originals[name] = getattr(pytest.Pytester, name)
+            setattr(pytest.Pytester, name, _counting(_originals[name], how))
+    _active.append(recorder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for name, method in _originals.items():
-        setattr(pytest.Pytester, name, method)
-    _originals.clear()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        _kinds[item.nodeid] = kind_of(list(getattr(item, "fixturenames", ())))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    _current.append(item.nodeid)
-    try:
-        return (yield)
-    finally:
-        _current.pop()
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _durations.setdefault(report.nodeid, {})[report.when] = report.duration
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = os.environ.get("BENCH_TIMINGS_FILE")
-    if path:
-        with open(path, "w") as out:
-            json.dump({"durations": _durations, "kinds": _kinds, "sandbox_runs": _sandbox_runs}, out)
+    _active.remove(config.stash[recorder_key])
+    if not _active:
+        for name, method in _originals.items():
+            setattr(pytest.Pytester, name, method)
+        _originals.clear()

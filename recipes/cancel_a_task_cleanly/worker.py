@@ -1,10 +1,10 @@
-"""A long-running worker that borrows a pool slot and gives it back when it is cancelled.
+"""A long-running worker that borrows a pooled connection and gives it back when it is cancelled.
 
 The worker takes jobs from a queue forever; the way to stop it is ``task.cancel()``.
 Cancellation may arrive at any ``await``. Wherever it lands, the worker
 
 - never leaves a job's commit half done: the commit runs to the end, shielded;
-- gives its pool slot back;
+- gives its connection back to the pool;
 - re-raises ``CancelledError``, so whoever cancelled it sees that it stopped.
 """
 
@@ -17,37 +17,25 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class PoolExhaustedError(RuntimeError):
-    """Every slot of the pool is in use."""
-
-
 class Pool:
-    """A fixed number of slots (think: database connections) that must be given back."""
+    """Connections that a holder must give back; ``idle`` lists those not handed out."""
 
-    def __init__(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"pool size must be a whole number of at least 1, got {size!r}")
-        self.size = size
-        self.in_use = 0
+    def __init__(self, *connections: str) -> None:
+        self.idle = list(connections)
 
-    def acquire(self) -> None:
-        if self.in_use >= self.size:
-            raise PoolExhaustedError(f"all {self.size} slots are in use")
-        self.in_use += 1
+    def acquire(self) -> str:
+        return self.idle.pop()
 
-    def release(self) -> None:
-        if self.in_use == 0:
-            raise RuntimeError("release() without a matching acquire()")
-        self.in_use -= 1
+    def release(self, connection: str) -> None:
+        self.idle.append(connection)
 
 
 async def finish_even_if_cancelled(critical: Awaitable[T]) -> T:
     """Run ``critical`` to its end, even if the caller is cancelled meanwhile.
 
     ``asyncio.shield`` alone only protects the inner task: the caller would stop
-    waiting at once and carry on (here: give back its pool slot) while the critical
-    part still runs. This waits for it, then re-raises the cancellation. If the
-    critical part itself fails, its error is raised instead.
+    waiting at once and carry on (here: give back its connection) while the critical
+    part still runs. This waits for it, then re-raises the cancellation.
     """
     task = asyncio.ensure_future(critical)
     cancelled: asyncio.CancelledError | None = None
@@ -62,18 +50,16 @@ async def finish_even_if_cancelled(critical: Awaitable[T]) -> T:
 
 
 class Worker:
-    """Commits each job from ``jobs`` with ``commit``, holding one pool slot for its whole life."""
+    """Commits each job from ``jobs`` with ``commit``, holding one connection for its whole life."""
 
     def __init__(self, pool: Pool, jobs: asyncio.Queue[str], commit: Callable[[str], Awaitable[None]]) -> None:
         self._pool = pool
         self._jobs = jobs
         self._commit = commit
-        self.started = asyncio.Event()  # set once the slot is held: safe to cancel from here on
+        self.started = asyncio.Event()  # set once the connection is held: safe to cancel from here on
 
     async def run(self) -> None:
-        if self.started.is_set():
-            raise RuntimeError("this worker has already run; create a new Worker")
-        self._pool.acquire()
+        connection = self._pool.acquire()
         try:
             self.started.set()
             while True:
@@ -83,4 +69,4 @@ class Worker:
                 finally:
                     self._jobs.task_done()
         finally:
-            self._pool.release()
+            self._pool.release(connection)

@@ -13,40 +13,24 @@ Both keep the order of ``ids``, whatever order the fetches finish in.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-K = TypeVar("K", bound=Hashable)
+K = TypeVar("K")
 T = TypeVar("T")
 
-MAX_BATCH_SIZE = 500
 
-
-def check_ids(ids: Sequence[Hashable]) -> None:
-    """Refuse a batch that cannot be what the caller meant."""
-    if isinstance(ids, str | bytes):
-        raise TypeError(f"ids must be a sequence of ids, not one {type(ids).__name__}")
-    if len(ids) > MAX_BATCH_SIZE:
-        raise ValueError(f"batch of {len(ids)} ids is too large: split it into batches of at most {MAX_BATCH_SIZE}")
-    duplicates = [item_id for item_id, count in Counter(ids).items() if count > 1]
-    if duplicates:
-        raise ValueError(f"duplicate ids in batch: {duplicates!r}")
-
-
-async def fetch_all(ids: Sequence[K], fetch_one: Callable[[K], Awaitable[T]]) -> list[T]:
+async def fetch_all(ids: Iterable[K], fetch_one: Callable[[K], Awaitable[T]]) -> list[T]:
     """Fetch every id concurrently; return the results in the order of ``ids``."""
-    check_ids(ids)
     return await asyncio.gather(*(fetch_one(item_id) for item_id in ids))
 
 
-async def fetch_each(ids: Sequence[K], fetch_one: Callable[[K], Awaitable[T]]) -> list[T | Exception]:
+async def fetch_each(ids: Iterable[K], fetch_one: Callable[[K], Awaitable[T]]) -> list[T | Exception]:
     """Like ``fetch_all``, but a failed fetch puts its exception in its own slot.
 
-    Cancellation is not a per-item outcome: a fetch that was cancelled makes the
-    whole batch raise ``CancelledError`` instead of hiding it in the list.
+    A cancelled fetch is not an item's outcome: the batch raises ``CancelledError``
+    instead of hiding it in the list, as plain ``return_exceptions=True`` would.
     """
-    check_ids(ids)
     outcomes = await asyncio.gather(*(fetch_one(item_id) for item_id in ids), return_exceptions=True)
     results: list[T | Exception] = []
     for outcome in outcomes:

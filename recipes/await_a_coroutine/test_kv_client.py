@@ -42,6 +42,15 @@ async def server() -> AsyncIterator[FakeServer]:
 
 
 @pytest.mark.asyncio
+async def test_context_manager_closes_the_connection_when_the_body_raises(server: FakeServer) -> None:
+    with pytest.raises(ZeroDivisionError):
+        async with KeyValueClient(HOST, server.port) as client:
+            await client.get("greeting")
+            _ = 1 / 0
+    await asyncio.wait_for(server.disconnected.wait(), timeout=2)  # an event, not a sleep; bounded
+
+
+@pytest.mark.asyncio
 async def test_awaiting_the_coroutine_gives_its_result(server: FakeServer) -> None:
     value = await fetch_value(HOST, server.port, "greeting")
 
@@ -54,16 +63,6 @@ async def test_context_manager_closes_the_connection_on_exit(server: FakeServer)
     async with KeyValueClient(HOST, server.port) as client:
         assert await client.get("greeting") == "hello world"
         assert not server.disconnected.is_set()
-
-    await asyncio.wait_for(server.disconnected.wait(), timeout=2)  # an event, not a sleep; bounded
-
-
-@pytest.mark.asyncio
-async def test_context_manager_closes_the_connection_when_the_body_raises(server: FakeServer) -> None:
-    with pytest.raises(ZeroDivisionError):
-        async with KeyValueClient(HOST, server.port) as client:
-            await client.get("greeting")
-            _ = 1 / 0
 
     await asyncio.wait_for(server.disconnected.wait(), timeout=2)
 

@@ -14,8 +14,6 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-TASK_NAME_PREFIX = "fan-out:"
-
 
 async def _run_job(name: str, job: Callable[[], Awaitable[T]]) -> T:
     try:
@@ -31,13 +29,6 @@ async def run_all(jobs: Mapping[str, Callable[[], Awaitable[T]]]) -> dict[str, T
     Raises ``ExceptionGroup`` with every job's failure; cancelling the caller
     cancels every job and raises ``CancelledError``.
     """
-    for name, job in jobs.items():
-        if not name.strip():
-            raise ValueError(f"job names must be non-blank strings, got {name!r}")
-        if not callable(job):
-            raise TypeError(f"job {name!r} is not callable: pass the async function itself, not a call to it")
     async with asyncio.TaskGroup() as group:
-        tasks = {
-            name: group.create_task(_run_job(name, job), name=TASK_NAME_PREFIX + name) for name, job in jobs.items()
-        }
+        tasks = {name: group.create_task(_run_job(name, job)) for name, job in jobs.items()}
     return {name: task.result() for name, task in tasks.items()}

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 import aiohttp
 
 Record = dict[str, Any]
-MAX_LINE_BYTES = 1024 * 1024
 
 
 class RecordError(ValueError):
@@ -27,24 +26,7 @@ class RecordError(ValueError):
         self.line = line
 
 
-class StreamError(Exception):
-    """The stream could not be opened."""
-
-
-def read_records(chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES) -> AsyncGenerator[Record, None]:
-    """Yield each non-blank line of ``chunks`` as a dict.
-
-    A plain function, so a bad argument fails here, at the call; the body of an
-    async generator would only run, and raise, at the first ``anext``.
-    """
-    if max_line_bytes < 1:
-        raise ValueError(f"max_line_bytes must be at least 1, got {max_line_bytes}")
-    return _records(aiter(chunks), max_line_bytes)
-
-
-def _parse(line: bytes, number: int, max_line_bytes: int) -> Record | None:
-    if len(line) > max_line_bytes:
-        raise RecordError(number, f"longer than {max_line_bytes} bytes")
+def _parse(line: bytes, number: int) -> Record | None:
     if not line.strip():
         return None
     try:
@@ -56,38 +38,34 @@ def _parse(line: bytes, number: int, max_line_bytes: int) -> Record | None:
     return value
 
 
-async def _records(source: AsyncIterator[bytes], max_line_bytes: int) -> AsyncGenerator[Record, None]:
+async def read_records(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Record, None]:
+    """Yield each non-blank line of ``chunks`` as a dict, as soon as the line is complete."""
     pending = b""  # the start of a line whose end has not arrived yet
     number = 0
     try:
-        async for chunk in source:
+        async for chunk in chunks:
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 number += 1
-                if (record := _parse(line, number, max_line_bytes)) is not None:
+                if (record := _parse(line, number)) is not None:
                     yield record
-            if len(pending) > max_line_bytes:  # do not buffer without limit while waiting for a newline
-                raise RecordError(number + 1, f"longer than {max_line_bytes} bytes")
-        if (record := _parse(pending, number + 1, max_line_bytes)) is not None:
+        if (record := _parse(pending, number + 1)) is not None:
             yield record  # the last line needs no newline
     finally:
-        aclose = getattr(source, "aclose", None)
+        aclose = getattr(chunks, "aclose", None)  # aiohttp's iter_any() has none
         if aclose is not None:
             await aclose()
 
 
-async def fetch_records(
-    session: aiohttp.ClientSession, url: str, *, max_line_bytes: int = MAX_LINE_BYTES
-) -> AsyncGenerator[Record, None]:
+async def fetch_records(session: aiohttp.ClientSession, url: str) -> AsyncGenerator[Record, None]:
     """Stream the records served as NDJSON at ``url``, as their chunks arrive.
 
     Stopping early? Close this generator (``contextlib.aclosing``): that closes
     the response, and with it the connection, at once.
     """
-    async with session.get(url) as response:
-        if response.status != 200:
-            raise StreamError(f"GET {url}: HTTP {response.status} {response.reason}")
-        records = read_records(response.content.iter_any(), max_line_bytes=max_line_bytes)
-        async with contextlib.aclosing(records):
-            async for record in records:
-                yield record
+    async with (
+        session.get(url, raise_for_status=True) as response,
+        contextlib.aclosing(read_records(response.content.iter_any())) as records,
+    ):
+        async for record in records:
+            yield record

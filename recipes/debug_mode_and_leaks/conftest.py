@@ -24,10 +24,9 @@ async def no_pending_tasks() -> AsyncIterator[None]:
     before = asyncio.all_tasks()
     yield
     leftover = asyncio.all_tasks() - before - {asyncio.current_task()}
-    if not leftover:
-        return
-    report = ", ".join(sorted(describe(task) for task in leftover))
-    for task in leftover:
-        task.cancel()
-    await asyncio.wait(leftover)
-    pytest.fail(f"the test left {len(leftover)} task(s) pending: {report}", pytrace=False)
+    if leftover:
+        report = ", ".join(sorted(describe(task) for task in leftover))
+        for task in leftover:
+            task.cancel()
+        await asyncio.wait(leftover)  # let them clean up while the loop is still open
+        pytest.fail(f"the test left {len(leftover)} task(s) pending: {report}", pytrace=False)

@@ -1,43 +1,25 @@
-"""A WebSocket endpoint on an aiohttp app: echo, JSON commands, and strict limits.
+"""A WebSocket endpoint on an aiohttp app: an echo, two JSON commands, defined close codes.
 
-Protocol, one text message at a time:
-
-- plain text is echoed back as ``"echo: <text>"``;
-- a JSON object is a command: ``{"cmd": "ping"}`` answers ``{"reply": "pong"}``,
-  ``{"cmd": "sum", "values": [numbers]}`` answers ``{"sum": total}``, and
-  ``{"cmd": "close"}`` closes the socket with code 1000;
-  anything else answers ``{"error": ...}`` and keeps the socket open.
-
-Binary frames close the socket with 1003 (unsupported data), messages at or over
-``max_message_bytes`` with 1009 (too big; aiohttp counts the limit itself as too
-big), and a heartbeat drops clients that stop answering pings. Server shutdown
-closes every open socket with 1001.
+Text comes back as ``"echo: <text>"``; ``{"cmd": "ping"}`` answers ``{"reply": "pong"}`` and
+``{"cmd": "close"}`` closes with 1000; any other ``{...}`` gets ``{"error": ...}``. Binary: 1003;
+64 KiB or more: 1009; no pong to the heartbeat's pings: dropped; server shutdown: 1001.
 """
-
-from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
-
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
-DEFAULT_HEARTBEAT_SECONDS = 20.0
 
 
 @dataclass
 class Connections:
-    """The app's open sockets; ``idle`` is set whenever there are none."""
+    """The app's open sockets; ``idle`` is set when the last one has closed."""
 
-    max_message_bytes: int
     heartbeat: float
     open: set[web.WebSocketResponse] = field(default_factory=set)
     idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.idle.set()
 
     def add(self, ws: web.WebSocketResponse) -> None:
         self.open.add(ws)
@@ -53,49 +35,33 @@ CONNECTIONS = web.AppKey("connections", Connections)
 
 
 def answer(text: str) -> str | None:
-    """The reply to one text message, or ``None`` when the client asks to close."""
-    if not text.lstrip().startswith("{"):
+    """The reply to one text message; ``None`` when the client asks to close."""
+    if not text.startswith("{"):
         return f"echo: {text}"
-    try:
-        command: Any = json.loads(text)
-    except ValueError:
-        return json.dumps({"error": "invalid JSON"})
-    match command:
-        case {"cmd": "ping"}:
-            return json.dumps({"reply": "pong"})
-        case {"cmd": "close"}:
-            return None
-        case {"cmd": "sum", "values": list(values)} if all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in values
-        ):
-            return json.dumps({"sum": sum(values)})
-        case {"cmd": "sum"}:
-            return json.dumps({"error": "sum needs 'values': a list of numbers"})
-        case {"cmd": str(name)}:
-            return json.dumps({"error": f"unknown command {name!r}"})
-        case _:
-            return json.dumps({"error": "a command is an object with a 'cmd' string"})
+    with suppress(ValueError, RecursionError):  # RecursionError: hostile nesting such as {"a": [[[[...
+        match json.loads(text):
+            case {"cmd": "ping"}:
+                return json.dumps({"reply": "pong"})
+            case {"cmd": "close"}:
+                return None
+    return json.dumps({"error": 'a command is a JSON object such as {"cmd": "ping"}'})
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     connections = request.app[CONNECTIONS]
-    ws = web.WebSocketResponse(heartbeat=connections.heartbeat, max_msg_size=connections.max_message_bytes)
+    ws = web.WebSocketResponse(heartbeat=connections.heartbeat, max_msg_size=64 * 1024)
     await ws.prepare(request)
     connections.add(ws)
     try:
-        # The loop ends by itself once the socket is closed, by us or by the client.
-        async for message in ws:
+        async for message in ws:  # ends by itself once the socket is closed, by either side
             if message.type is not WSMsgType.TEXT:
-                # BINARY is refused with 1003. A too-big message or a lost connection arrives
-                # as ERROR, already closed by aiohttp (1009, 1006): this close is then a no-op.
+                # BINARY gets 1003; ERROR (too big, connection lost) is already closed: a no-op.
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"only text messages are accepted")
             elif (reply := answer(message.data)) is None:
                 await ws.close(code=WSCloseCode.OK, message=b"bye")
             else:
                 await ws.send_str(reply)
-    finally:
-        # However the handler ends: a close, an error, or cancellation (aiohttp's
-        # TestServer cancels handlers whose client disconnected; run_app does not).
+    finally:  # a close, an error or a cancellation (TestServer cancels handlers whose client left)
         connections.discard(ws)
     return ws
 
@@ -105,14 +71,10 @@ async def close_open_sockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
 
-def create_app(
-    *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, heartbeat: float = DEFAULT_HEARTBEAT_SECONDS
-) -> web.Application:
-    """An app serving the socket at ``/ws``."""
-    if max_message_bytes < 1 or heartbeat <= 0:
-        raise ValueError(f"need max_message_bytes >= 1 and heartbeat > 0, got {max_message_bytes}, {heartbeat}")
+def create_app(*, heartbeat: float) -> web.Application:
+    """An app serving the socket at ``/ws``; ``heartbeat``: seconds between pings to each client."""
     app = web.Application()
-    app[CONNECTIONS] = Connections(max_message_bytes, heartbeat)
+    app[CONNECTIONS] = Connections(heartbeat)
     app.router.add_get("/ws", websocket)
     app.on_shutdown.append(close_open_sockets)
     return app

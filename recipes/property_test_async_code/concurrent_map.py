@@ -20,8 +20,6 @@ async def map_concurrently(func: Callable[[T], Awaitable[R]], items: Iterable[T]
     call raises, the calls still running are cancelled, no new call starts, and
     the error is raised inside an ``ExceptionGroup`` (as ``asyncio.TaskGroup`` does).
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
     numbered = list(enumerate(items))
     results: dict[int, R] = {}
     queue = iter(numbered)

@@ -1,13 +1,7 @@
-"""Property-based tests of async code: hypothesis ``@given`` on ``async def`` tests.
+"""Property-based tests of async code: hypothesis ``@given`` on ``async def`` tests, in strict mode.
 
-pytest-asyncio 1.5 runs a ``@given`` async test directly: it hands hypothesis a
-synchronous wrapper that runs each example's coroutine on the test's event
-loop. Every example of one test shares that loop; function-scoped fixtures are
-created once for all examples, so per-example state is built inside the test.
-
-Hypothesis also chooses the *interleaving*: each job says how many times its
-call yields to the event loop (``await asyncio.sleep(0)``) before it answers,
-so the calls finish in a generated order, deterministically and in no real time.
+Hypothesis also picks the interleaving: each job yields to the loop a drawn number
+of times before it answers, so calls finish in a generated, replayable order.
 """
 
 import asyncio
@@ -19,9 +13,8 @@ from hypothesis import strategies as st
 
 from .concurrent_map import map_concurrently
 
-# 100 examples per property keeps this file well under a second. No deadline:
-# an example's time includes the event loop's overhead, which varies on a busy
-# machine, and a per-example deadline would make the tests flaky.
+# 100 examples (hypothesis's default, written out), no per-example deadline: an async
+# example's time includes event-loop overhead that swings on a busy machine.
 PROPERTY = settings(max_examples=100, deadline=None)
 
 
@@ -31,48 +24,14 @@ class Job(NamedTuple):
     fails: bool = False
 
 
-values = st.integers(min_value=-1000, max_value=1000)
-yield_counts = st.integers(min_value=0, max_value=4)
-succeeds = st.just(False)
-jobs = st.lists(st.builds(Job, values, yield_counts, succeeds), max_size=25)
-waiting_jobs = st.lists(
-    st.builds(Job, values, st.integers(min_value=1, max_value=4), succeeds), min_size=1, max_size=25
-)
-jobs_with_failures = st.lists(st.builds(Job, values, yield_counts, st.booleans()), min_size=1, max_size=25).filter(
-    lambda batch: any(job.fails for job in batch)
-)
+jobs = st.lists(st.builds(Job, st.integers(), st.integers(0, 4), st.just(False)), max_size=25)
 limits = st.integers(min_value=1, max_value=8)
 
 
-class Recorder:
-    """The async function to map: it records which calls ran, and how many at once."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self.peak = 0
-        self.started: list[Job] = []
-        self.finished: list[Job] = []
-        self.cancelled: list[Job] = []
-        self.started_before_first_failure: int | None = None
-
-    async def __call__(self, job: Job) -> str:
-        self.started.append(job)
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
-            for _ in range(job.yields):
-                await asyncio.sleep(0)
-            if job.fails:
-                if self.started_before_first_failure is None:
-                    self.started_before_first_failure = len(self.started)
-                raise LookupError(job)
-        except asyncio.CancelledError:
-            self.cancelled.append(job)
-            raise
-        finally:
-            self.running -= 1
-        self.finished.append(job)
-        return f"<{job.value}>"
+async def answer(job: Job) -> str:
+    for _ in range(job.yields):
+        await asyncio.sleep(0)  # no real time passes: the order is all hypothesis controls
+    return f"<{job.value}>"
 
 
 @PROPERTY
@@ -80,12 +39,34 @@ class Recorder:
 @example(batch=[], limit=1)
 @pytest.mark.asyncio
 async def test_results_are_in_input_order_whatever_order_the_calls_finish_in(batch: list[Job], limit: int) -> None:
-    record = Recorder()
+    results = await map_concurrently(answer, batch, limit=limit)
 
-    results = await map_concurrently(record, batch, limit=limit)
+    assert results == [await answer(job) for job in batch]  # what a plain sequential loop gives
 
-    assert results == [f"<{job.value}>" for job in batch]
-    assert sorted(record.started) == sorted(batch)  # each item called exactly once
+
+class Recorder:
+    """``answer``, recording which calls ran, how many at once, and how each ended."""
+
+    def __init__(self) -> None:
+        self.running = self.peak = 0
+        self.started: list[Job] = []
+        self.ended: list[Job] = []  # finished, failed or cancelled
+        self.started_before_first_failure: int | None = None
+
+    async def __call__(self, job: Job) -> str:
+        self.started.append(job)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            if job.fails:
+                await answer(job)
+                if self.started_before_first_failure is None:
+                    self.started_before_first_failure = len(self.started)
+                raise LookupError(job)
+            return await answer(job)
+        finally:
+            self.running -= 1
+            self.ended.append(job)
 
 
 @PROPERTY
@@ -97,20 +78,28 @@ async def test_never_more_calls_at_once_than_the_limit(batch: list[Job], limit: 
     await map_concurrently(record, batch, limit=limit)
 
     assert record.peak <= limit
-    assert record.running == 0
+    assert sorted(record.started) == sorted(batch)  # each item called exactly once
+
+
+waiting_jobs = st.lists(st.builds(Job, st.integers(), st.integers(1, 4), st.just(False)), max_size=25)
 
 
 @PROPERTY
 @given(batch=waiting_jobs, limit=limits)
 @pytest.mark.asyncio
 async def test_the_limit_is_used_when_calls_wait(batch: list[Job], limit: int) -> None:
-    # Every call yields at least once, so the first `limit` calls are all in
-    # flight together: an implementation that ran them one by one fails here.
+    # Every call yields at least once, so the first `limit` calls are all in flight
+    # together: "at most limit" alone would be met by running one call at a time.
     record = Recorder()
 
     await map_concurrently(record, batch, limit=limit)
 
     assert record.peak == min(limit, len(batch))
+
+
+jobs_with_failures = st.lists(
+    st.builds(Job, st.integers(), st.integers(0, 4), st.booleans()), min_size=1, max_size=25
+).filter(lambda batch: any(job.fails for job in batch))
 
 
 @PROPERTY
@@ -130,108 +119,4 @@ async def test_a_failing_call_cancels_the_others_and_starts_no_new_ones(batch: l
     assert all(job.fails for job in failures)
     assert record.running == 0  # nothing left running in the background
     assert len(record.started) == record.started_before_first_failure  # no call started after a failure
-    assert sorted(record.finished + record.cancelled + failures) == sorted(record.started)
-
-
-@pytest.mark.parametrize("limit", [0, -1, 1.5, True])
-@pytest.mark.asyncio
-async def test_a_limit_that_is_not_a_positive_integer_is_refused(limit: int) -> None:
-    with pytest.raises(ValueError, match="limit must be a positive integer"):
-        await map_concurrently(Recorder(), [Job(1, 0)], limit=limit)
-
-
-SANDBOX_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
-# randomly would shuffle the sandbox; xdist and aiohttp are not needed there.
-SANDBOX_ARGS = ("-p", "no:randomly", "-p", "no:xdist", "-p", "no:aiohttp", "--tb=short")
-
-
-def test_strict_mode_without_the_asyncio_mark_leaves_hypothesis_with_a_coroutine(pytester: pytest.Pytester) -> None:
-    pytester.makeini(SANDBOX_INI)
-    pytester.makepyfile(
-        """
-        import pytest
-        from hypothesis import given, strategies as st
-
-        @given(st.integers())
-        async def test_unmarked(number):
-            assert number == number
-
-        @given(st.integers())
-        @pytest.mark.asyncio
-        async def test_marked(number):
-            assert number == number
-        """
-    )
-
-    result = pytester.runpytest(*SANDBOX_ARGS)
-
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*InvalidArgument: Hypothesis doesn't know how to run async test functions like test_unmarked.*"]
-    )
-
-
-def test_a_function_scoped_fixture_fails_the_health_check(pytester: pytest.Pytester) -> None:
-    # The fixture would be created once and shared by every example, so state
-    # leaks from one example into the next; hypothesis refuses to run it.
-    pytester.makeini(SANDBOX_INI)
-    pytester.makepyfile(
-        """
-        import pytest, pytest_asyncio
-        from hypothesis import given, strategies as st
-
-        @pytest_asyncio.fixture
-        async def seen():
-            return []
-
-        @given(st.integers())
-        @pytest.mark.asyncio
-        async def test_with_fixture(seen, number):
-            seen.append(number)
-            assert len(seen) == 1
-
-        @given(st.integers())
-        @pytest.mark.asyncio
-        async def test_builds_its_own_state(number):
-            seen = [number]
-            assert len(seen) == 1
-        """
-    )
-
-    result = pytester.runpytest(*SANDBOX_ARGS)
-
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*FailedHealthCheck: '*::test_with_fixture' uses a function-scoped fixture 'seen'."])
-
-
-def test_the_default_deadline_fails_examples_that_take_real_time(pytester: pytest.Pytester) -> None:
-    # A 1 ms deadline stands in for the default 200 ms one, to keep this quick:
-    # any example slower than the deadline fails, and on a busy machine an async
-    # example's time swings, so deadline-bound tests fail now and then.
-    pytester.makeini(SANDBOX_INI)
-    pytester.makepyfile(
-        """
-        import asyncio
-        from datetime import timedelta
-        import pytest
-        from hypothesis import given, settings, strategies as st
-
-        @settings(deadline=timedelta(milliseconds=1))
-        @given(st.just(0))
-        @pytest.mark.asyncio
-        async def test_with_deadline(number):
-            await asyncio.sleep(0.005)
-
-        @settings(deadline=None)
-        @given(st.just(0))
-        @pytest.mark.asyncio
-        async def test_without_deadline(number):
-            await asyncio.sleep(0.005)
-        """
-    )
-
-    # Without hypothesis's pytest plugin: it would spend most of the run writing a patch file.
-    result = pytester.runpytest(*SANDBOX_ARGS, "-p", "no:hypothesispytest")
-
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*DeadlineExceeded: Test took *ms, which exceeds the deadline of 1.00ms.*"])
+    assert sorted(record.ended) == sorted(record.started)

@@ -1,79 +1,65 @@
 """One database per pytest-xdist worker, cloned from a template that holds the schema.
 
 The schema is built once, in a template database; each worker then gets a copy
-with ``CREATE DATABASE ... TEMPLATE``, which is much faster than running the
-DDL again. Workers are separate processes, so a PostgreSQL advisory lock makes
-them take turns: the first builds the template, the last one out drops it.
+with ``CREATE DATABASE ... TEMPLATE``, much faster than running the DDL again.
+Workers are separate processes, so a PostgreSQL advisory lock makes them take
+turns: the first one in builds the template, the last one out drops it.
 """
 
-from __future__ import annotations
-
-import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-LOCK_KEY = 48_151_623  # any constant: all workers of all runs serialise on it
-NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")
+LOCK_KEY = 48_151_623  # any constant: all workers of all runs take turns on it
 
 
 class WorkerDatabases:
     """Template and per-worker databases for one test run, on the server of ``admin_dsn``."""
 
     def __init__(self, admin_dsn: str, run_id: str, schema_sql: str) -> None:
-        if not NAME_PATTERN.fullmatch(run_id):
-            raise ValueError(f"invalid run id {run_id!r}: use lower-case letters, digits and underscores")
         self.admin_dsn = admin_dsn
         self.prefix = f"par_{run_id}"
-        self.template = f"{self.prefix}_template"
+        self.template = self.name_for("template")
         self.schema_sql = schema_sql
 
     def name_for(self, worker: str) -> str:
-        if not NAME_PATTERN.fullmatch(worker):
-            raise ValueError(f"invalid worker id {worker!r}")
         return f"{self.prefix}_{worker}"
 
     def dsn_for(self, worker: str) -> str:
         return urlunsplit(urlsplit(self.admin_dsn)._replace(path="/" + self.name_for(worker)))
 
-    async def create(self, worker: str) -> str:
-        """Build the template if no worker has yet, clone it for ``worker``, return the clone's DSN."""
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[asyncpg.Connection]:
+        """An admin connection holding the lock. Always on the admin database: advisory locks are per database."""
         admin = await asyncpg.connect(self.admin_dsn)
         try:
             await admin.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-            try:
-                if not await self._exists(admin, self.template):
-                    await admin.execute(f'CREATE DATABASE "{self.template}"')
-                    builder = await asyncpg.connect(self.dsn_for("template"))
-                    try:
-                        await builder.execute(self.schema_sql)
-                    finally:
-                        await builder.close()  # a template must have no connections when cloned
-                await admin.execute(f'CREATE DATABASE "{self.name_for(worker)}" TEMPLATE "{self.template}"')
-            finally:
-                await admin.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+            yield admin
         finally:
-            await admin.close()
+            await admin.close()  # ending the session releases its advisory lock
+
+    async def create(self, worker: str) -> str:
+        """Build the template if no worker has yet, clone it for ``worker``, return the clone's DSN."""
+        async with self._turn() as admin:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", self.template):
+                await admin.execute(f'CREATE DATABASE "{self.template}"')
+                builder = await asyncpg.connect(self.dsn_for("template"))
+                try:
+                    await builder.execute(self.schema_sql)
+                finally:
+                    await builder.close()  # a template must have no connections when cloned
+            await admin.execute(f'CREATE DATABASE "{self.name_for(worker)}" TEMPLATE "{self.template}"')
         return self.dsn_for(worker)
 
     async def drop(self, worker: str) -> None:
         """Drop ``worker``'s database, and the template too when no other worker's is left."""
-        admin = await asyncpg.connect(self.admin_dsn)
-        try:
-            await admin.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{self.name_for(worker)}" WITH (FORCE)')
-                others = await admin.fetchval(
-                    "SELECT count(*) FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
-                    self.prefix + "\\_%",
-                    self.template,
-                )
-                if others == 0:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
-            finally:
-                await admin.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-        finally:
-            await admin.close()
+        async with self._turn() as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.name_for(worker)}" WITH (FORCE)')
+            left = await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname LIKE $1", self.prefix + "\\_%")
+            if left == 1:  # only the template: this worker is the last one out
+                await admin.execute(f'DROP DATABASE "{self.template}" WITH (FORCE)')
 
     async def existing(self) -> list[str]:
         """This run's databases that exist right now, template included."""
@@ -85,7 +71,3 @@ class WorkerDatabases:
             return [row["datname"] for row in rows]
         finally:
             await admin.close()
-
-    @staticmethod
-    async def _exists(conn: asyncpg.Connection, name: str) -> bool:
-        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))

@@ -30,16 +30,6 @@ def assert_gone(pid: int) -> None:
 
 
 @pytest.mark.asyncio
-async def test_output_lines_come_back_in_order_with_stderr_on_the_side() -> None:
-    program = "import sys; print('one'); print('  two  '); print('careful', file=sys.stderr); print('LaTeX')"
-
-    output = await run(python(program), timeout=WAIT)
-
-    assert output.lines == ["one", "  two  ", "LaTeX"]  # only the line break is cut
-    assert output.stderr == "careful\n"
-
-
-@pytest.mark.asyncio
 async def test_the_timeout_kills_and_reaps_the_child() -> None:
     started = asyncio.get_running_loop().time()
 
@@ -48,6 +38,16 @@ async def test_the_timeout_kills_and_reaps_the_child() -> None:
 
     assert asyncio.get_running_loop().time() - started < WAIT  # it did not sit out the child's 60 s sleep
     assert_gone(caught.value.pid)
+
+
+@pytest.mark.asyncio
+async def test_output_lines_come_back_in_order_with_stderr_on_the_side() -> None:
+    program = "import sys; print('one'); print('  two  '); print('careful', file=sys.stderr); print('LaTeX')"
+
+    output = await run(python(program), timeout=WAIT)
+
+    assert output.lines == ["one", "  two  ", "LaTeX"]  # only the line break is cut
+    assert output.stderr == "careful\n"
 
 
 async def first_line_then_cancel(program: str) -> str:

@@ -1,0 +1,106 @@
+"""A retry loop that never sees a timeout, aiohttp's own resend, and a body cut short after a 200."""
+
+import re
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpRawServer
+
+pytest_plugins = ["pytester"]
+
+# The sandbox needs pytest-asyncio and pytest-aiohttp; every other plugin stays off.
+FAST = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
+
+
+def test_a_retry_loop_that_catches_only_client_error_lets_a_timeout_escape(pytester: pytest.Pytester) -> None:
+    # aiohttp's total timeout raises the built-in TimeoutError, which is not an
+    # aiohttp.ClientError, so `except aiohttp.ClientError` never retries a slow reply.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import aiohttp
+        import pytest
+        from aiohttp import web
+
+        async def get_with_retry(session, url, errors):
+            for attempt in range(3):
+                try:
+                    async with session.get(url, timeout=aiohttp.ClientTimeout(total=0.05)) as response:
+                        return await response.json()
+                except errors:
+                    continue
+            raise RuntimeError("no luck")
+
+        async def run(aiohttp_raw_server, errors):
+            replies = iter(["stall", "ok"])
+
+            async def handler(request):
+                if next(replies) == "stall":
+                    await asyncio.Event().wait()
+                return web.json_response({"ok": True})
+
+            server = await aiohttp_raw_server(handler)
+            async with aiohttp.ClientSession() as session:
+                return await get_with_retry(session, str(server.make_url("/")), errors)
+
+        @pytest.mark.asyncio
+        async def test_catches_client_error_only(aiohttp_raw_server):
+            assert await run(aiohttp_raw_server, aiohttp.ClientError) == {"ok": True}
+
+        @pytest.mark.asyncio
+        async def test_catches_timeouts_too(aiohttp_raw_server):
+            assert await run(aiohttp_raw_server, (aiohttp.ClientError, TimeoutError)) == {"ok": True}
+        """
+    )
+    result = pytester.runpytest(*FAST, "--tb=short")
+
+    result.assert_outcomes(passed=1, failed=1)
+    # A bare TimeoutError, no message: the summary line names only the test.
+    result.stdout.fnmatch_lines(["E   TimeoutError", "FAILED *::test_catches_client_error_only*"])
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_itself_resends_a_get_once_when_the_server_hangs_up_before_replying(
+    aiohttp_raw_server: AiohttpRawServer,
+) -> None:
+    # aiohttp retries an idempotent request once on "Server disconnected", so each try
+    # of your own retry loop can cost the upstream two requests: count them at the server.
+    requests: list[str] = []
+
+    async def hang_up(request: web.BaseRequest) -> web.StreamResponse:
+        requests.append(request.method)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    server = await aiohttp_raw_server(hang_up)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ServerDisconnectedError, match=r"^Server disconnected$"):
+            await session.get(server.make_url("/"))
+    assert requests == ["GET", "GET"]
+
+
+@pytest.mark.asyncio
+async def test_a_body_cut_short_fails_while_it_is_read_not_when_the_status_arrives(
+    aiohttp_raw_server: AiohttpRawServer,
+) -> None:
+    # Keep the body read inside the retried attempt: the 200 arrives whole, the error comes later.
+    async def cut_mid_body(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "100"})
+        await response.prepare(request)
+        await response.write(b'{"sku": "ket')  # 12 of the 100 bytes promised
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    server = await aiohttp_raw_server(cut_mid_body)
+    expected = (
+        "Response payload is not completed: <ContentLengthError: 400, message='Not enough data to satisfy"
+        " content length header (received 12 of 100 bytes).'>"
+    )
+    async with aiohttp.ClientSession() as session, session.get(server.make_url("/")) as response:
+        assert response.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError, match=f"^{re.escape(expected)}$"):
+            await response.read()

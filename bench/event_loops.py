@@ -32,7 +32,7 @@ LOOPS: dict[str, LoopFactory] = {"asyncio": asyncio.new_event_loop, "uvloop": uv
 
 async def websocket_round_trips(count: int) -> float:
     """Round trips per second over one websocket."""
-    async with TestClient(TestServer(create_echo_app())) as client, client.ws_connect("/ws") as ws:
+    async with TestClient(TestServer(create_echo_app(heartbeat=30.0))) as client, client.ws_connect("/ws") as ws:
         for _ in range(50):  # warm-up
             await ws.send_str("hello")
             await ws.receive_str()

@@ -16,13 +16,13 @@ import time
 
 import async_solipsism  # type: ignore[import-untyped]  # the package ships no type hints
 
-from recipes.fast_forward_time.schedules import Backoff, retry
+from recipes.fast_forward_time.schedules import retry
 
 from .harness import Comparison, Row, Target, alternate, times
 
 FAILURES = 5
 DEADLINE = 10.0
-BACKOFF = Backoff(first=0.25, factor=2, cap=30, jitter=0)
+FIRST_DELAY, FACTOR, CAP = 0.25, 2.0, 30.0
 EXPECTED_STARTS = [0.0, 0.25, 0.75, 1.75, 3.75, 7.75]
 
 
@@ -43,8 +43,10 @@ class RefusesThenAnswers:
 async def scenario(scale: float) -> list[float]:
     """Run the retry scenario once; return the attempts' start times relative to the first."""
     call = RefusesThenAnswers(FAILURES)
-    backoff = Backoff(first=BACKOFF.first * scale, factor=BACKOFF.factor, cap=BACKOFF.cap * scale, jitter=0)
-    assert await retry(call, deadline=DEADLINE * scale, backoff=backoff) == "answer"
+    answer = await retry(
+        call, deadline=DEADLINE * scale, first_delay=FIRST_DELAY * scale, factor=FACTOR, cap=CAP * scale, jitter=0
+    )
+    assert answer == "answer"
     return [t - call.started_at[0] for t in call.started_at]
 
 
@@ -73,7 +75,7 @@ def compare(rounds: int, real_scale: float, virtual_repeats: int) -> Comparison:
         title="Waiting: retry with backoff and a deadline, real time vs virtual time (async-solipsism)",
         scenario=(
             f"recipes/fast_forward_time retry(): {FAILURES} refusals then an answer, backoff "
-            f"{BACKOFF.first} s doubling, {DEADLINE:g} s deadline; attempts at {EXPECTED_STARTS} s"
+            f"{FIRST_DELAY} s doubling, {DEADLINE:g} s deadline; attempts at {EXPECTED_STARTS} s"
         ),
         reference="real time (asyncio loop)",
     )

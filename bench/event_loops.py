@@ -47,7 +47,7 @@ async def notes_requests(count: int) -> float:
     """Requests per second: ``count`` // 2 notes created and read back, one request at a time."""
     async with TestClient(TestServer(create_notes_app())) as client:
         for _ in range(20):  # warm-up
-            (await client.get("/")).release()
+            (await client.get("/notes")).release()
         started = time.perf_counter()
         for n in range(count // 2):
             created = await client.post("/notes", json={"title": f"note {n}", "body": "text"})
@@ -64,7 +64,7 @@ async def client_fixture_cost(count: int) -> float:
     started = time.perf_counter()
     for _ in range(count):
         async with TestClient(TestServer(create_notes_app())) as client:
-            response = await client.get("/")
+            response = await client.get("/notes")
             assert response.status == 200
             response.release()
     return (time.perf_counter() - started) / count * 1000

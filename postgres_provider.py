@@ -315,6 +315,7 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", 'postgres: uses postgres_dsn; pytest -m "not postgres" runs the rest, no server')
     provider = config.stash[provider_key] = Provider()
     if _is_xdist_controller(config):
         # Workers start after this and inherit the environment: one server for all of them.
@@ -339,20 +340,26 @@ def _needs_postgres(item: pytest.Item) -> bool:
     return "postgres_dsn" in getattr(item, "fixturenames", ())
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: `-m "not postgres"` must see the marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Start a server only when a selected test needs one. With none to be had, mark
-    # those tests skipped, so that -ra folds them into one line per file.
+    for item in items:
+        if _needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After deselection: start a server only when a selected test needs one. With none to
+    # be had, mark those tests skipped, so that -ra folds them into one line per file.
+    config, items = session.config, session.items
     needing = [item for item in items if _needs_postgres(item)]
     provider = config.stash[provider_key]
     if needing and provider.resolve() is None and not (provider.fatal or requires_postgres()):
         for item in needing:
             item.add_marker(pytest.mark.skip(reason=provider.failure))
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and any(_needs_postgres(item) for item in session.items):
-        reporter.write_line(session.config.stash[provider_key].describe())
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and needing:
+        reporter.write_line(provider.describe())
 
 
 def with_database(dsn: str, dbname: str) -> str:

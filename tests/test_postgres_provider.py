@@ -104,6 +104,25 @@ def test_no_server_skips_with_one_message_naming_the_three_fixes(sandbox: pytest
     )
 
 
+def test_not_postgres_runs_the_rest_without_looking_for_a_server(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that does not answer would fail every database test: none may be looked for.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{closed_port()}/nowhere")
+    sandbox.makepyfile(test_plain="def test_needs_no_server():\n    pass\n")
+
+    result = sandbox.runpytest("-m", "not postgres", *QUIET)
+
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.no_fnmatch_line("postgres: *")
+
+
+def test_the_postgres_marker_selects_the_database_tests(sandbox: pytest.Pytester) -> None:
+    sandbox.makepyfile(test_plain="def test_needs_no_server():\n    pass\n")
+
+    sandbox.runpytest("-m", "postgres", *QUIET).assert_outcomes(skipped=2, deselected=1)
+
+
 @pytest.mark.parametrize(("name", "value"), [("CI", "true"), ("COOKBOOK_REQUIRE_POSTGRES", "1")])
 def test_no_server_fails_under_ci(
     sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str

@@ -40,16 +40,30 @@ fmt: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-list: ## Every recipe with its one-line purpose
+list: ## Every recipe with its doc section and its one-line purpose
 	@for readme in recipes/*/README.md; do \
-	  printf "  %-34s %s\n" "$$(basename $$(dirname $$readme))" "$$(head -n1 $$readme | sed 's/^# *//')"; \
+	  printf "  %-31s %-38s %s\n" "$$(basename $$(dirname $$readme))" \
+	    "$$(sed -n 's/^\*\*Doc section:\*\* *//p' $$readme | head -n1)" "$$(head -n1 $$readme | sed 's/^# *//')"; \
 	done
 
+# Docker's compose plugin (`docker compose`), else the old `docker-compose`; without
+# either, one line naming the routes that need no Docker.
+NO_COMPOSE := make: no Docker compose here (neither \`docker compose\` nor \`docker-compose\`). Without Docker: \
+install the PostgreSQL server binaries (apt-get install postgresql, or brew install postgresql@15) and the \
+tests start a throwaway cluster themselves, or set DATABASE_URL to a server you have.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" \
+  || { command -v docker-compose >/dev/null 2>&1 && echo docker-compose; })
+
 db-up: ## Start the docker compose PostgreSQL and wait until it is healthy
-	docker compose up --detach --wait
+	@test -n "$(COMPOSE)" || { echo "$(NO_COMPOSE)"; exit 1; }
+	@if [ "$(COMPOSE)" = "docker compose" ]; then docker compose up --detach --wait; else \
+	  docker-compose up -d && for _ in $$(seq 60); do \
+	    docker-compose exec -T postgres pg_isready -U cookbook >/dev/null 2>&1 && exit 0; sleep 1; \
+	  done; echo "make db-up: the compose PostgreSQL did not become ready in 60 s (docker-compose logs postgres)"; exit 1; fi
 
 db-down: ## Stop it and delete its data
-	docker compose down --volumes
+	@test -n "$(COMPOSE)" || { echo "$(NO_COMPOSE)"; exit 1; }
+	$(COMPOSE) down --volumes
 
 lock: ## Re-resolve the newest allowed versions into requirements.lock
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

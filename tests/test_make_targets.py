@@ -1,0 +1,60 @@
+"""The Makefile's newcomer targets: what they print when Docker is missing, and the recipe list."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKE = shutil.which("make")
+NO_DOCKER_ROUTES = "Without Docker: install the PostgreSQL server binaries"
+
+pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
+
+
+def make(target: str, bindir: Path) -> subprocess.CompletedProcess[str]:
+    """Run a target with ``bindir`` first on PATH and no other Docker on it."""
+    dirs = [d for d in os.environ["PATH"].split(os.pathsep) if d and not any(
+        (Path(d) / tool).exists() for tool in ("docker", "docker-compose")
+    )]  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
+    env["PATH"] = os.pathsep.join([str(bindir), *dirs])
+    return subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target", ["db-up", "db-down"])
+def test_without_docker_compose_one_line_names_the_docker_free_routes(target: str, tmp_path: Path) -> None:
+    result = make(target, tmp_path)
+
+    assert result.returncode != 0
+    assert result.stdout.count(NO_DOCKER_ROUTES) == 1
+    assert "DATABASE_URL" in result.stdout
+    assert "command not found" not in result.stdout + result.stderr
+
+
+def test_a_docker_without_the_compose_plugin_gets_the_same_line(tmp_path: Path) -> None:
+    docker = tmp_path / "docker"
+    docker.write_text('#!/bin/bash\necho "unknown flag: --detach" >&2\nexit 125\n')
+    docker.chmod(0o755)
+
+    result = make("db-up", tmp_path)
+
+    assert result.returncode != 0
+    assert result.stdout.count(NO_DOCKER_ROUTES) == 1
+    assert "unknown flag" not in result.stdout + result.stderr
+
+
+def test_make_list_shows_each_recipe_with_its_doc_section(tmp_path: Path) -> None:
+    result = make("list", tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "Testing Timeouts" in lines["test_a_timeout"]
+    assert "How to" in lines["test_a_timeout"]
+    assert "none — beyond the doc" in lines["fast_forward_time"]
+    assert set(lines) == {p.parent.name for p in (ROOT / "recipes").glob("*/README.md")}

@@ -74,7 +74,7 @@ lock: ## Re-resolve the newest allowed versions into requirements.lock
 	rm -rf $(VENV)-lock
 
 clean: ## Remove the venvs, caches and mutation workspaces
-	rm -rf $(VENV) $(VENV)-3.* $(VENV)-copy .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.* $(VENV)-copy $(VENV)-migration .pytest_cache .mypy_cache .ruff_cache
 
 # --- benchmarks (make bench) ---
 # Side-by-side timings of the recommended patterns against the naive ones (bench/),
@@ -92,10 +92,10 @@ bench: $(STAMP) ## Time recommended vs naive patterns and the suite (full run: d
 # mutate run over every recipe rewrites its table in docs/verification.md (and docs/results/).
 RECIPES ?=
 SEED ?=
-CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons
-.PHONY: check test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons mutate soak copy
+CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check
+.PHONY: check test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check mutate soak copy
 
-check: $(STAMP) ## Every CI gate: lint, 4 suite variants, coverage, copy-check, test-pythons
+check: $(STAMP) ## Every CI gate: lint, 4 suite variants, coverage, copy-check, test-pythons, migration-check
 	@failed=(); summary=""; started=$$(date +%s); \
 	for gate in $(CHECK_GATES); do \
 	  echo "=== make $$gate"; t=$$(date +%s); \
@@ -130,6 +130,9 @@ copy-check: $(STAMP) ## Each recipe, copied alone into an empty project with onl
 
 test-pythons: $(STAMP) ## The suite on every CPython >= 3.11 here (.venv-3.X from requirements.lock)
 	$(BIN)/python -m tools.test_pythons -- $(PYTEST_ARGS)
+
+migration-check: $(STAMP) ## The migration recipe: its 0.21/0.23 suites on those versions, its 1.x code on the lock
+	$(BIN)/python -m tools.migration_check
 
 mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not in check; full run: docs/)
 	$(BIN)/python -m tools.mutate $(RECIPES)

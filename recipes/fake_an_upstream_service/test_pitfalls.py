@@ -1,11 +1,16 @@
-"""A retry loop that never sees a timeout, aiohttp's own resend, and a body cut short after a 200."""
+"""A retry loop that never sees a timeout, aiohttp's own resend, a body cut short, a hostile upstream."""
 
+import json
 import re
+import sys
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpRawServer
+
+from .upstream_client import BadResponse, UpstreamClient
 
 pytest_plugins = ["pytester"]
 
@@ -104,3 +109,90 @@ async def test_a_body_cut_short_fails_while_it_is_read_not_when_the_status_arriv
         assert response.status == 200
         with pytest.raises(aiohttp.ClientPayloadError, match=f"^{re.escape(expected)}$"):
             await response.read()
+
+
+Reply = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+def reply(body: bytes) -> Reply:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(body=body, content_type="application/json")
+
+    return handler
+
+
+def raw(data: bytes) -> Reply:
+    """Bytes that are not the HTTP aiohttp can parse, then the connection closed."""
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.write(data)
+        request.transport.close()
+        return web.Response()
+
+    return handler
+
+
+async def redirect_to_itself(request: web.BaseRequest) -> web.StreamResponse:
+    return web.Response(status=302, headers={"Location": request.path})
+
+
+NAN = ": nan" if sys.version_info >= (3, 12) else ""  # Python 3.12 added the value to the message
+NESTED = "maximum recursion depth exceeded while decoding a JSON array from a unicode string"
+SURROGATE = "'utf-8' codec can't encode character '\\ud800' in position 2: surrogates not allowed"
+BROKEN = "unusable HTTP (ClientResponseError)"
+
+
+# Each once escaped the client as a raw error (or, for NaN, passed); that error is now the cause.
+@pytest.mark.parametrize(
+    ("upstream", "error", "cause"),
+    [
+        (reply(b"[" * 50_000), f"the body is not JSON ({NESTED})", f"RecursionError: {NESTED}"),
+        (
+            reply(b'{"price": NaN}'),
+            f"the body is not JSON (Out of range float values are not JSON compliant{NAN})",
+            "ValueError",
+        ),
+        (reply(b" " * 65_537), "the body is over 65536 bytes", "NoneType"),
+        (reply(b'["\\ud800"]'), f"the body is not JSON ({SURROGATE})", f"UnicodeEncodeError: {SURROGATE}"),
+        (redirect_to_itself, "unusable HTTP (TooManyRedirects)", "TooManyRedirects"),
+        (raw(b"HTTP/1.1 abc OK\r\n\r\n"), BROKEN, "ClientResponseError: Bad status line"),
+        (raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000), BROKEN, "ClientResponseError: Got more than 8190 bytes"),
+        (
+            raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz"),
+            BROKEN,
+            "ClientResponseError: Invalid character in chunk size",
+        ),
+    ],
+    ids=[
+        "nested",
+        "nan",
+        "over-max-body",
+        "surrogate",
+        "redirect-loop",
+        "bad-status-line",
+        "70-kb-header",
+        "bad-chunk",
+    ],
+)
+@pytest.mark.asyncio
+async def test_a_hostile_upstream_is_a_bad_response_never_a_raw_error(
+    aiohttp_raw_server: AiohttpRawServer, upstream: Reply, error: str, cause: str
+) -> None:
+    server = await aiohttp_raw_server(upstream)
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, str(server.make_url("/api")), max_body=65_536)
+        with pytest.raises(BadResponse, match=rf"^GET http://\S+/api/x: {re.escape(error)}$") as caught:
+            await client.get_json("/x")
+    original = caught.value.__cause__
+    assert f"{type(original).__name__}: {getattr(original, 'message', original)}".startswith(cause)
+
+
+@pytest.mark.asyncio
+async def test_a_body_of_exactly_max_body_bytes_is_read_whole(aiohttp_raw_server: AiohttpRawServer) -> None:
+    document = list(range(100_000))  # about 600 KB: it arrives in many chunks
+    body = json.dumps(document).encode()
+    server = await aiohttp_raw_server(reply(body))
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, str(server.make_url("/api")), max_body=len(body))
+        assert await client.get_json("/x") == document

@@ -2,7 +2,8 @@
 
 A 5xx or 429 (after a numeric ``Retry-After`` if there is one), an attempt past its deadline and
 a connection cut before the whole body arrived are retried after a doubling pause; running out of
-attempts is ``UpstreamUnavailable``. A 4xx or a body that is not JSON is a ``BadResponse`` at once.
+attempts is ``UpstreamUnavailable``. A 4xx, broken HTTP, a redirect loop, a body over ``max_body``
+or one that is not plain JSON is a ``BadResponse`` at once: never a raw aiohttp or json error.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ class UpstreamUnavailable(Exception):
 
 
 class BadResponse(Exception):
-    """The upstream answered, but not with a document: a 4xx status or a body that is not JSON."""
+    """The upstream answered, but not with a document it could use; retrying would not help."""
 
 
 class _Transient(Exception):
@@ -48,6 +49,7 @@ class UpstreamClient:
     base_url: str
     policy: RetryPolicy = RetryPolicy()
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # a test passes one that never waits
+    max_body: int = 1024 * 1024  # bytes read at most: a 100 MiB answer is refused, not buffered
 
     async def get_json(self, path: str) -> Any:
         """GET ``base_url + path`` and return its JSON body, retrying transient failures."""
@@ -69,12 +71,20 @@ class UpstreamClient:
                     raise _Transient(f"HTTP {response.status} {response.reason}", wait)
                 if not response.ok:
                     raise BadResponse(f"GET {url}: HTTP {response.status} {response.reason}")
-                body = await response.read()  # inside the try: a connection cut mid-body raises here
+                body = bytearray()
+                async for chunk in response.content.iter_any():  # inside the try: a cut mid-body raises here
+                    body += chunk  # in place: a server sending one byte at a time costs no more
+                    if len(body) > self.max_body:
+                        raise BadResponse(f"GET {url}: the body is over {self.max_body} bytes")
         except TimeoutError as exc:  # aiohttp's timeout is the built-in TimeoutError, not a ClientError
             raise _Transient(f"no complete response within {self.policy.timeout:g} s") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientResponseError as exc:  # a bad status line or chunk, huge headers, a redirect loop
+            raise BadResponse(f"GET {url}: unusable HTTP ({type(exc).__name__})") from exc
         try:
-            return json.loads(body)
-        except ValueError as exc:
+            document = json.loads(body)
+            json.dumps(document, allow_nan=False, ensure_ascii=False).encode()  # NaN, Infinity, a lone "\ud800"
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting such as [[[[... past the limit
             raise BadResponse(f"GET {url}: the body is not JSON ({exc})") from exc
+        return document

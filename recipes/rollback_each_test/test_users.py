@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from .users import DuplicateEmailError, UserNotFoundError, UserRepository
+from .users import DuplicateEmailError, UnstorableTextError, UserNotFoundError, UserRepository
 
 pytestmark = pytest.mark.asyncio
 
@@ -101,3 +101,30 @@ async def test_hostile_input_is_stored_as_plain_text(users: UserRepository) -> N
 
     assert (await users.get(added.id)).name == hostile
     assert await users.list() == [added]  # the table is still there
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "raw_error"),  # what asyncpg raised before: CharacterNotInRepertoireError, then DataError
+    [
+        ("nul\x00@example.org", "Nul", 'invalid byte sequence for encoding "UTF8": 0x00'),
+        ("lone@example.org", "\ud800", "invalid input for query argument $2: '\\ud800' ('utf-8' codec can't encode"),
+    ],
+    ids=["nul-byte", "lone-surrogate"],
+)
+async def test_text_postgres_cannot_store_is_a_domain_error(
+    users: UserRepository, email: str, name: str, raw_error: str
+) -> None:
+    with pytest.raises(
+        UnstorableTextError, match=r"^an email or name holds a NUL byte or a lone surrogate$"
+    ) as excinfo:
+        await users.add(email, name)
+
+    assert isinstance(excinfo.value.__cause__, asyncpg.DataError)
+    assert str(excinfo.value.__cause__).startswith(raw_error)
+    assert await users.list() == []  # the savepoint kept the test's transaction usable
+
+
+@pytest.mark.parametrize("user_id", [2**63, -(2**63) - 1])  # just past a bigint: asyncpg raised DataError
+async def test_an_id_past_a_bigint_is_not_found(users: UserRepository, user_id: int) -> None:
+    with pytest.raises(UserNotFoundError, match=rf"^no user with id {user_id}$"):
+        await users.get(user_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+BIGINT = range(-(2**63), 2**63)  # the ids a bigint holds; past them asyncpg raises DataError (OverflowError)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -26,6 +27,10 @@ class DuplicateEmailError(Exception):
 
 class UserNotFoundError(LookupError):
     """No user has this id."""
+
+
+class UnstorableTextError(ValueError):
+    """The email or name holds a character PostgreSQL text cannot store: a NUL byte, a lone surrogate."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class UserRepository:
                 )
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateEmailError(f"a user with email {email!r} already exists") from exc
+        except asyncpg.DataError as exc:  # "\x00": CharacterNotInRepertoireError; "\ud800": cannot be encoded
+            raise UnstorableTextError("an email or name holds a NUL byte or a lone surrogate") from exc
         assert row is not None  # INSERT ... RETURNING always returns the row
         return User(**row)
 
@@ -63,8 +70,8 @@ class UserRepository:
             return [await self.add(email, name) for email, name in people]
 
     async def get(self, user_id: int) -> User:
-        row = await self._conn.fetchrow("SELECT id, email, name FROM users WHERE id = $1", user_id)
-        if row is None:
+        query = "SELECT id, email, name FROM users WHERE id = $1"
+        if user_id not in BIGINT or (row := await self._conn.fetchrow(query, user_id)) is None:
             raise UserNotFoundError(f"no user with id {user_id}")
         return User(**row)
 

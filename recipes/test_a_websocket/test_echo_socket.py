@@ -87,8 +87,7 @@ async def test_handler_finishes_when_the_client_vanishes_under_the_test_server(c
 
 @pytest.mark.asyncio
 async def test_handler_finishes_when_the_client_vanishes_under_a_production_runner() -> None:
-    # AppRunner, like web.run_app, does NOT cancel handlers (handler_cancellation=False):
-    # the socket's receive reports the lost connection and the loop ends instead.
+    # AppRunner, like web.run_app, does NOT cancel handlers: the socket's receive ends the loop instead.
     app = create_app(heartbeat=20.0)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -100,7 +99,9 @@ async def test_handler_finishes_when_the_client_vanishes_under_a_production_runn
         await runner.cleanup()
 
 
-@pytest.mark.parametrize("text", ['{"cmd": ', '{"cmd": "dance"}', '{"verb": "ping"}', '{"a": ' + "[" * 2000])
+@pytest.mark.parametrize(  # the last two: nested past the recursion limit; more digits than int() reads
+    "text", ['{"cmd": ', '{"cmd": "dance"}', '{"verb": "ping"}', '{"a": ' + "[" * 50_000, '{"n": ' + "9" * 5000 + "}"]
+)
 @pytest.mark.asyncio
 async def test_a_bad_command_gets_an_error_and_the_socket_stays_open(client: Client, text: str) -> None:
     async with client.ws_connect("/ws") as ws:

@@ -6,6 +6,7 @@ aiohttp's own 404, 405 and 413 included, is JSON ``{"error": ...}``, and never a
 """
 
 import itertools
+import json
 from dataclasses import asdict, dataclass
 
 from aiohttp import web
@@ -51,8 +52,11 @@ async def list_notes(request: web.Request) -> web.Response:
 
 
 async def create_note(request: web.Request) -> web.Response:
-    try:
-        data = await request.json()  # past client_max_size this raises a 413 itself
+    if (request.charset or "utf-8").lower() != "utf-8":  # JSON is UTF-8; any other codec is the client's choice
+        raise web.HTTPUnsupportedMediaType(reason="send the note as UTF-8 JSON")
+    try:  # the one place the body is decoded: UTF-8, then JSON, then the way back
+        data = json.loads((await request.read()).decode())  # past client_max_size read() raises a 413 itself
+        json.dumps(data, allow_nan=False, ensure_ascii=False).encode()  # NaN, Infinity, a lone "\ud800"
     except (ValueError, RecursionError):  # RecursionError: hostile nesting such as [[[[...
         raise web.HTTPBadRequest(reason="request body is not valid JSON") from None
     title, body = (data.get("title"), data.get("body", "")) if isinstance(data, dict) else (None, None)
@@ -64,6 +68,7 @@ async def create_note(request: web.Request) -> web.Response:
 
 
 async def get_note(request: web.Request) -> web.Response:
+    # The route admits 1 to 18 ASCII digits: \d also matches "٣", and int() of 4301 digits raises.
     note = request.app[NOTES].notes.get(int(request.match_info["note_id"]))
     if note is None:
         raise web.HTTPNotFound(reason=f"no note with id {request.match_info['note_id']}")
@@ -76,5 +81,5 @@ def create_app() -> web.Application:
     app[NOTES] = NoteStore()
     app.router.add_get("/notes", list_notes)
     app.router.add_post("/notes", create_note)
-    app.router.add_get(r"/notes/{note_id:\d+}", get_note, name="note")
+    app.router.add_get(r"/notes/{note_id:[0-9]{1,18}}", get_note, name="note")
     return app

@@ -32,7 +32,8 @@ async def test_created_note_is_201_with_a_location_that_serves_it(client: Client
         assert await response.json() == created
 
 
-@pytest.mark.parametrize("raw", [b'{"title": ', b"[" * 2000, b"\xff"])  # cut off, nested too deep, not UTF-8
+# Cut off, nested too deep, not UTF-8, NaN (Python's json reads it; JSON has no NaN), a lone surrogate.
+@pytest.mark.parametrize("raw", [b'{"title": ', b"[" * 50_000, b"\xff", b'{"title": NaN}', b'{"title": "\\ud800"}'])
 @pytest.mark.asyncio
 async def test_malformed_json_is_400_with_a_json_error(client: Client, raw: bytes) -> None:
     async with client.post("/notes", data=raw, headers={"Content-Type": "application/json"}) as response:
@@ -86,13 +87,28 @@ async def test_a_note_without_a_title_or_with_a_non_text_body_is_422(client: Cli
 
 @pytest.mark.parametrize(
     ("path", "error"),
-    [("/nothing-here", "Not Found"), ("/notes/abc", "Not Found"), ("/notes/7", "no note with id 7")],
+    [
+        ("/nothing-here", "Not Found"),
+        ("/notes/abc", "Not Found"),
+        ("/notes/7", "no note with id 7"),
+        ("/notes/%D9%A3", "Not Found"),  # an Arabic-Indic 3: \d matches it, and int() reads it as 3
+        ("/notes/" + "9" * 5000, "Not Found"),  # int() refuses more than 4300 digits: a 500 once
+    ],
 )
 @pytest.mark.asyncio
 async def test_unknown_route_is_404_as_json(client: Client, path: str, error: str) -> None:
     async with client.get(path) as response:
         assert response.status == 404
         assert await response.json() == {"error": error}
+
+
+@pytest.mark.asyncio
+async def test_a_charset_other_than_utf_8_is_415(client: Client) -> None:
+    headers = {"Content-Type": "application/json; charset=no-such-charset"}  # request.json(): LookupError
+    async with client.post("/notes", data=b'{"title": "x"}', headers=headers) as response:
+        assert response.status == 415
+        assert await response.json() == {"error": "send the note as UTF-8 JSON"}
+    assert client.app[NOTES].notes == {}
 
 
 @pytest.mark.asyncio

@@ -290,7 +290,11 @@ class Provider:
 
     def describe(self) -> str:
         server = self.resolve()
-        return f"postgres: {server.label}" if server else "postgres: none found (database tests will not run)"
+        if server is not None:
+            return f"postgres: {server.label}"
+        if self.fatal:
+            return "postgres: DATABASE_URL does not answer (database tests will fail)"
+        return "postgres: none found (database tests will not run)"
 
     def close(self) -> None:
         if self.cluster is not None:
@@ -374,7 +378,9 @@ def postgres_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
     provider = request.config.stash[provider_key]
     server = provider.resolve()
     if server is None:
-        if provider.fatal or requires_postgres():
+        if provider.fatal:  # DATABASE_URL was asked for by name: no fallback, no skip
+            pytest.fail(provider.failure, pytrace=False)
+        if requires_postgres():
             pytest.fail(f"{provider.failure} (required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set)", pytrace=False)
         pytest.skip(provider.failure)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

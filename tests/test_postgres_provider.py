@@ -152,7 +152,10 @@ def test_database_url_that_does_not_answer_fails_even_outside_ci(
     result = sandbox.runpytest(*QUIET)
 
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*DATABASE_URL is set but its server does not answer*"])
+    result.stdout.fnmatch_lines(
+        ["postgres: DATABASE_URL does not answer (database tests will fail)", "*DATABASE_URL is set but its server*"]
+    )
+    result.stdout.no_fnmatch_line("*required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set*")  # neither is set
 
 
 def test_database_url_is_used_and_its_run_database_dropped(

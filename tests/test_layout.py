@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 import postgres_provider
+from tools.relink_readmes import definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p for p in (ROOT / "recipes").iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
@@ -185,7 +186,7 @@ def test_recipe_readme_has_the_fixed_shape(recipe: Path) -> None:
 @pytest.mark.parametrize("readme", [ROOT / "README.md", *(r / "README.md" for r in RECIPES)], ids=["top", *ids])
 def test_line_links_point_at_what_they_name(readme: Path) -> None:
     """A link like [`name`](file.py#L10-L20) must start at the line that holds `name` (or at its
-    decorators), so links cannot drift silently."""
+    decorators) and, when `name` is defined there once, span the whole definition: links cannot drift."""
     for text, target, first, last in LINE_LINK.findall(readme.read_text()):
         path = (readme.parent / target).resolve()
         assert path.is_file(), f"{readme}: link to missing file {target}"
@@ -199,6 +200,9 @@ def test_line_links_point_at_what_they_name(readme: Path) -> None:
             while first < end - 1 and not lines[first].lstrip().startswith(("def ", "async def ", "class ")):
                 first += 1
         assert code.group(1) in lines[first], f"{readme}: line {first + 1} of {target} does not hold {code.group(1)!r}"
+        span = definitions(path.read_text()).get(code.group(1))
+        if span is not None:  # a definition: the link spans all of it, decorators included
+            assert (start, end) == span, f"{readme}: {target}#L{start}-L{end} should be #L{span[0]}-L{span[1]}"
 
 
 def test_top_readme_indexes_every_recipe() -> None:

@@ -1,9 +1,9 @@
 """Repair README links whose line numbers drifted after an edit.
 
 A link such as [`server`](test_kv_client.py#L27-L54) must start at the line
-that holds ``server`` (tests/test_layout.py checks it). When it no longer does,
-and ``server`` is defined exactly once in that file, the link is rewritten to
-span the whole definition, decorators included. When the file no longer
+that holds ``server`` and span its whole definition (tests/test_layout.py checks
+it). When it no longer does, and ``server`` is defined exactly once in that file,
+the link is rewritten to span the whole definition, decorators included. When the file no longer
 defines it but exactly one other .py file of the same folder does (a pitfall
 moved to test_pitfalls.py), the link is pointed at that file. Links that still
 point at their name are left exactly as written. Usage: python tools/relink_readmes.py
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LINK = re.compile(r"\[`([A-Za-z_][A-Za-z0-9_]*)`\]\(([^)#\s]+\.py)#L(\d+)(?:-L\d+)?\)")
+LINK = re.compile(r"\[`([A-Za-z_][A-Za-z0-9_]*)`\]\(([^)#\s]+\.py)#L(\d+)(?:-L(\d+))?\)")
 
 
 def definitions(source: str) -> dict[str, tuple[int, int] | None]:
@@ -51,6 +51,7 @@ def relink(readme: Path) -> bool:
 
     def replace(match: re.Match[str]) -> str:
         name, target, first = match.group(1), match.group(2), int(match.group(3))
+        last = int(match.group(4) or first)
         path = (readme.parent / target).resolve()
         if not path.is_file():
             return match.group(0)
@@ -60,7 +61,7 @@ def relink(readme: Path) -> bool:
             # A link may start at the decorators of what it names, as the meta-test allows.
             while index < len(lines) - 1 and not lines[index].lstrip().startswith(("def ", "async def ", "class ")):
                 index += 1
-        if 0 <= index < len(lines) and name in lines[index]:
+        if 0 <= index < len(lines) and name in lines[index] and spans.get(name) in (None, (first, last)):
             return match.group(0)  # still right
         if name not in spans:  # moved to a sibling file?
             homes = [p for p in sorted(path.parent.glob("*.py")) if p != path and parsed(p)[1].get(name)]

@@ -41,10 +41,7 @@ fmt: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 list: ## Every recipe with its doc section and its one-line purpose
-	@for readme in recipes/*/README.md; do \
-	  printf "  %-31s %-38s %s\n" "$$(basename $$(dirname $$readme))" \
-	    "$$(sed -n 's/^\*\*Doc section:\*\* *//p' $$readme | head -n1)" "$$(head -n1 $$readme | sed 's/^# *//')"; \
-	done
+	@$(PYTHON) tools/list_recipes.py
 
 # Docker's compose plugin (`docker compose`), else the old `docker-compose`; without
 # either, one line naming the routes that need no Docker.

@@ -46,7 +46,6 @@ def install_command(recipe: Recipe) -> str:
 
 # The pytest settings every recipe relies on (its pitfall file declares pytester itself).
 PYTEST_SETTINGS = [
-    "[tool.pytest.ini_options]",
     "# strict mode, pytest-asyncio's default, is all the recipes need",
     'asyncio_default_fixture_loop_scope = "function"',
     'asyncio_default_test_loop_scope = "function"',
@@ -56,12 +55,13 @@ PYTEST_SETTINGS = [
 def instructions(recipe: Recipe, dest: Path) -> str:
     steps = [
         f"1. Install what it needs:\n     {install_command(recipe)}",
-        "2. pytest settings (merge into your pyproject.toml):\n     " + "\n     ".join(PYTEST_SETTINGS),
+        "2. pytest settings: add to the pytest section you have ([tool.pytest] or [tool.pytest.ini_options]\n"
+        "   in pyproject.toml; [pytest] in pytest.ini, without the quotes):\n     " + "\n     ".join(PYTEST_SETTINGS),
     ]
     if recipe.uses_postgres:
         steps.append(
-            f"3. It uses the shared PostgreSQL fixture: add this line to the conftest.py in {dest}\n"
-            "   (your top-level conftest, next to postgres_provider.py):\n"
+            f"3. It uses the shared PostgreSQL fixture: add this line to {dest / 'conftest.py'} (create it;\n"
+            "   it must be the top-level conftest.py of your tests, next to postgres_provider.py):\n"
             '     pytest_plugins = ["postgres_provider"]\n'
             "   The server: DATABASE_URL if set, else the cookbook's docker compose service, else a\n"
             "   throwaway cluster from local initdb/pg_ctl (see postgres_provider.py)."

@@ -51,13 +51,20 @@ DEFAULT_BINDIR_GLOBS = "/usr/lib/postgresql/*/bin"
 HANDOFF_DSN_ENV = "COOKBOOK_POSTGRES_ADMIN_DSN"
 HANDOFF_LABEL_ENV = "COOKBOOK_POSTGRES_LABEL"
 
-UNAVAILABLE = (
-    "no PostgreSQL server for the database tests. Fix it one of three ways: "
-    "(1) set DATABASE_URL=postgresql://user:password@host:port/dbname; "
-    f"(2) run `make db-up` (Docker: the compose service on {COMPOSE_HOST}:{COMPOSE_PORT}); "
-    "(3) install the PostgreSQL server binaries (initdb, pg_ctl), "
-    "e.g. `apt-get install postgresql`."
-)
+
+def unavailable(with_compose: bool = True) -> str:
+    """What to do without a server; `make db-up` only where the cookbook's compose file is."""
+    compose = f"run `make db-up` (Docker: the compose service on {COMPOSE_HOST}:{COMPOSE_PORT}); "
+    docker = compose if with_compose else ""
+    return (
+        "no PostgreSQL server for the database tests. Fix it one of these ways: "
+        "set DATABASE_URL=postgresql://user:password@host:port/dbname; "
+        f"{docker}or install the PostgreSQL server binaries (initdb, pg_ctl), e.g. `apt-get install postgresql`."
+    )
+
+
+UNAVAILABLE = unavailable()
+SKIPPED = "no PostgreSQL server: see the `postgres:` line at the top of the run"
 
 T = TypeVar("T")
 
@@ -235,11 +242,11 @@ def remove_abandoned_clusters(bindir: Path) -> None:
 class Provider:
     """Finds the server once per pytest process and owns any cluster it started."""
 
-    def __init__(self) -> None:
+    def __init__(self, failure: str = UNAVAILABLE) -> None:
         self.server: Server | None = None
         self.resolved = False
         self.cluster: ThrowawayCluster | None = None
-        self.failure = UNAVAILABLE
+        self.failure = failure
         self.fatal = False  # a broken DATABASE_URL fails even outside CI
 
     def resolve(self) -> Server | None:
@@ -294,7 +301,9 @@ class Provider:
             return f"postgres: {server.label}"
         if self.fatal:
             return "postgres: DATABASE_URL does not answer (database tests will fail)"
-        return "postgres: none found (database tests will not run)"
+        if requires_postgres():
+            return "postgres: none found (database tests will fail)"
+        return f"postgres: none found (database tests will not run): {self.failure}"
 
     def close(self) -> None:
         if self.cluster is not None:
@@ -320,7 +329,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", 'postgres: uses postgres_dsn; pytest -m "not postgres" runs the rest, no server')
-    provider = config.stash[provider_key] = Provider()
+    has_compose = (config.rootpath / "docker-compose.yml").is_file()
+    provider = config.stash[provider_key] = Provider(unavailable(with_compose=has_compose))
     if _is_xdist_controller(config):
         # Workers start after this and inherit the environment: one server for all of them.
         server = provider.resolve()
@@ -358,9 +368,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config, items = session.config, session.items
     needing = [item for item in items if _needs_postgres(item)]
     provider = config.stash[provider_key]
-    if needing and provider.resolve() is None and not (provider.fatal or requires_postgres()):
+    skipping = needing and provider.resolve() is None and not (provider.fatal or requires_postgres())
+    if skipping:  # the full message once, here; a short reason on each skip
         for item in needing:
-            item.add_marker(pytest.mark.skip(reason=provider.failure))
+            item.add_marker(pytest.mark.skip(reason=SKIPPED))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and needing:
         reporter.write_line(provider.describe())

@@ -91,17 +91,28 @@ def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
     return server.admin_dsn
 
 
-def test_no_server_skips_with_one_message_naming_the_three_fixes(sandbox: pytest.Pytester) -> None:
+def test_no_server_skips_with_one_message_naming_the_fixes(sandbox: pytest.Pytester) -> None:
     result = sandbox.runpytest("-ra", *QUIET)
 
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         [
-            "postgres: none found (database tests will not run)",
-            "SKIPPED [[]1[]] *no PostgreSQL server for the database tests. Fix it one of three ways: "
-            "(1) set DATABASE_URL=*; (2) run `make db-up`*; (3) install the PostgreSQL server binaries*",
+            "postgres: none found (database tests will not run): no PostgreSQL server for the database tests. "
+            "Fix it one of these ways: set DATABASE_URL=*; or install the PostgreSQL server binaries*",
+            "SKIPPED [[]1[]] *: no PostgreSQL server: see the `postgres:` line at the top of the run",
         ]
     )
+    assert result.stdout.str().count("Fix it one of these ways") == 1  # once per run, not per test
+    result.stdout.no_fnmatch_line("*make db-up*")  # this project has no compose file to start
+
+
+def test_make_db_up_is_named_where_the_compose_file_is(sandbox: pytest.Pytester) -> None:
+    (sandbox.path / "docker-compose.yml").write_text("services: {}\n")
+
+    result = sandbox.runpytest(*QUIET)
+
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["postgres: none found *; run `make db-up` (Docker: *; or install the PostgreSQL*"])
 
 
 def test_not_postgres_runs_the_rest_without_looking_for_a_server(

@@ -137,6 +137,7 @@ mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not
 soak: $(STAMP) ## The suite 20 times in random orders, failures with seeds (about 2.5 min; not in check)
 	$(BIN)/python -m tools.soak
 
-copy: $(STAMP) ## Copy one recipe into your project: make copy RECIPE=<name> DEST=<dir>
-	@test -n "$(RECIPE)" -a -n "$(DEST)" || { echo "usage: make copy RECIPE=<name> DEST=<project dir>"; exit 2; }
-	@$(BIN)/python -m tools.copy_recipe "$(RECIPE)" "$(DEST)"
+# The system python3 and its standard library are enough: no venv is built for a copy.
+copy: ## Copy one recipe into your project: make copy RECIPE=<name> DEST=/path/to/your_project/tests
+	@test -n "$(RECIPE)" -a -n "$(DEST)" || { echo "usage: make copy RECIPE=<name> DEST=/path/to/your_project/tests"; exit 2; }
+	@$(PYTHON) -m tools.copy_recipe "$(RECIPE)" "$(DEST)"

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,16 @@ def test_make_list_shows_each_recipe_with_its_doc_section(tmp_path: Path) -> Non
     assert "How to" in lines["test_a_timeout"]
     assert "beyond the doc" in lines["fast_forward_time"]
     assert set(lines) == {p.parent.name for p in (ROOT / "recipes").glob("*/README.md")}
+
+
+def test_make_copy_needs_only_the_standard_library(tmp_path: Path) -> None:
+    # -S: no site-packages at all, as with a bare system python3 before any venv exists.
+    result = subprocess.run(
+        [sys.executable, "-S", "-E", "-m", "tools.copy_recipe", "rollback_each_test", str(tmp_path / "tests")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tests" / "rollback_each_test" / "test_users.py").is_file()
+    assert (tmp_path / "tests" / "postgres_provider.py").is_file()
+    assert "pip install 'asyncpg>=0.32,<0.33'" in result.stdout

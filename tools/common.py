@@ -25,9 +25,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = ROOT / "recipes"
 LOCK_FILE = ROOT / "requirements.lock"
@@ -67,6 +64,17 @@ FIXTURE_PACKAGES = {
 BASE_PACKAGES = ("pytest", "pytest-asyncio")
 # Requesting one of these needs the shared provider (postgres_provider.py), which imports asyncpg.
 POSTGRES_FIXTURES = frozenset({"postgres_dsn", "postgres_admin_dsn"})
+
+
+def canonicalize_name(name: str) -> str:
+    """A package name as PyPI compares it (PEP 503); the standard library only, so `make copy` needs no venv."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    """The package a requirement line names: 'aiohttp>=3.14,<3.15; ...' -> 'aiohttp'."""
+    return canonicalize_name(re.split(r"[\s<>=!~;\[@(]", requirement.strip(), maxsplit=1)[0])
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -193,7 +201,7 @@ def declared_requirements() -> dict[str, str]:
     specs: dict[str, str] = {}
     for entry in entries:
         if isinstance(entry, str):
-            specs[canonicalize_name(Requirement(entry).name)] = entry
+            specs[requirement_name(entry)] = entry
     return specs
 
 

@@ -22,10 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
-from tools.common import LOCK_FILE, RECIPES_DIR, ROOT, child_env, pytest_summary, table, tail
+from tools.common import LOCK_FILE, RECIPES_DIR, ROOT, child_env, pytest_summary, requirement_name, table, tail
 
 RECIPE = RECIPES_DIR / "migrate_from_old_pytest_asyncio"
 VENVS = ROOT / ".venv-migration"
@@ -63,9 +60,9 @@ class Run:
 
 def constraints(pins: tuple[str, ...]) -> str:
     """The lock's lines for every package the pins do not name."""
-    pinned = {canonicalize_name(Requirement(pin).name) for pin in pins}
+    pinned = {requirement_name(pin) for pin in pins}
     lines = [line for line in LOCK_FILE.read_text().splitlines() if line and not line.startswith("#")]
-    return "\n".join(line for line in lines if canonicalize_name(Requirement(line).name) not in pinned) + "\n"
+    return "\n".join(line for line in lines if requirement_name(line) not in pinned) + "\n"
 
 
 def venv_path(pins: tuple[str, ...]) -> Path:

@@ -16,6 +16,8 @@ import concurrent.futures
 import contextlib
 import os
 import re
+import shutil
+import subprocess
 import sys
 import textwrap
 import tomllib
@@ -239,6 +241,32 @@ def postgres_server(needed: bool) -> Iterator[str | None]:
         yield server.admin_dsn
     finally:
         provider.close()
+
+
+def build_venv(path: Path, packages: Sequence[str], constraints: str) -> str:
+    """A venv at ``path`` holding ``packages`` under ``constraints`` (requirements text), built once.
+
+    Returns "" once it is ready (``path/.ready``), else what failed. Callers key ``path`` on
+    everything that should rebuild it (the lock, the Python, the packages).
+    """
+    if (path / ".ready").is_file():
+        return ""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    (path / "constraints.txt").write_text(constraints)
+    steps = [
+        [sys.executable, "-m", "venv", "--without-pip", str(path)],
+        [
+            sys.executable, "-m", "pip", "--python", str(path / "bin" / "python"), "install", "--quiet",
+            "--disable-pip-version-check", "--constraint", str(path / "constraints.txt"), *packages,
+        ],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, env=child_env(), check=False)
+        if done.returncode != 0:
+            return f"{' '.join(step[:5])}... failed:\n{tail(done.stdout + done.stderr)}"
+    (path / ".ready").write_text(" ".join(packages) + "\n")
+    return ""
 
 
 def run_parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:

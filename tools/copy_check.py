@@ -33,6 +33,7 @@ from tools.common import (
     ROOT,
     Recipe,
     all_recipes,
+    build_venv,
     child_env,
     postgres_server,
     pytest_summary,
@@ -85,24 +86,8 @@ def env_key(needs: tuple[str, ...]) -> str:
 
 def build_env(env: Env) -> Env:
     """A venv at ``env.path`` with exactly ``env.needs`` (and their dependencies) at the locked pins."""
-    ready = env.path / ".ready"
-    if ready.is_file():
-        return env
     started = time.monotonic()
-    shutil.rmtree(env.path, ignore_errors=True)
-    steps = [
-        [sys.executable, "-m", "venv", "--without-pip", str(env.path)],
-        [
-            sys.executable, "-m", "pip", "--python", str(env.path / "bin" / "python"), "install", "--quiet",
-            "--disable-pip-version-check", "--constraint", str(LOCK_FILE), *env.needs,
-        ],
-    ]  # fmt: skip
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, env=child_env(), check=False)
-        if done.returncode != 0:
-            env.error = f"{' '.join(step[:4])}... failed:\n{tail(done.stdout + done.stderr)}"
-            return env
-    ready.write_text(" ".join(env.needs) + "\n")
+    env.error = build_venv(env.path, env.needs, LOCK_FILE.read_text())
     env.seconds = time.monotonic() - started
     return env
 

@@ -156,20 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     slowest = sorted(runs, key=lambda r: -r.seconds)[:3]
     seconds = time.monotonic() - started
     print(f"coverage: {seconds:.0f} s; slowest: " + ", ".join(f"{r.recipe.name} {r.seconds:.1f} s" for r in slowest))
-    every = all_recipes()
-    if {r.name for r in recipes} != {r.name for r in every}:
-        print(f"coverage: {len(runs)} of {len(every)} recipes, so {doc_tables.shown(PAGE)} is left as it is")
-    else:
-        results = {
+    doc_tables.publish_after_full_run(
+        "coverage",
+        (r.name for r in recipes),
+        (r.name for r in all_recipes()),
+        (PAGE, MARKER, RESULTS_FILE),
+        render_markdown,
+        lambda: {
             "command": "python -m tools.coverage_gate",
             "measured": doc_tables.today(),
             "source": doc_tables.source_version(),
             "seconds": round(seconds),
             "failed_runs": [run.recipe.name for run in runs if run.returncode != 0],
             "modules": [asdict(row) for row in rows],
-        }
-        doc_tables.publish(PAGE, MARKER, render_markdown(results), RESULTS_FILE, results)
-        print(f"coverage: wrote {doc_tables.shown(RESULTS_FILE)} and the table in {doc_tables.shown(PAGE)}")
+        },
+    )
     return 1 if failures else 0
 
 

@@ -61,6 +61,28 @@ def publish(page: Path, name: str, body: str, results_file: Path, results: dict[
     page.write_text(replace_between_markers(page.read_text(), name, body))
 
 
+def publish_after_full_run(
+    tool: str,
+    ran: Iterable[str],
+    every: Iterable[str],
+    table: tuple[Path, str, Path],
+    render: Callable[[dict[str, Any]], str],
+    results: Callable[[], dict[str, Any]],
+) -> None:
+    """Publish (see ``publish``) only when the run covered every recipe: a partial table would mislead.
+
+    ``table`` is (page, marker, results file); ``results`` is called only for a full run.
+    """
+    page, marker, results_file = table
+    ran, every = set(ran), set(every)
+    if ran != every:
+        print(f"{tool}: {len(ran)} of {len(every)} recipes, so {shown(page)} is left as it is")
+        return
+    measured = results()
+    publish(page, marker, render(measured), results_file, measured)
+    print(f"{tool}: wrote {shown(results_file)} and the table in {shown(page)}")
+
+
 def shown(path: Path) -> str:
     """A path as the user would type it from the repository root."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

@@ -22,7 +22,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.common import LOCK_FILE, RECIPES_DIR, ROOT, child_env, pytest_summary, requirement_name, table, tail
+from tools.common import (
+    LOCK_FILE,
+    RECIPES_DIR,
+    ROOT,
+    build_venv,
+    child_env,
+    pytest_summary,
+    requirement_name,
+    table,
+    tail,
+)
 
 RECIPE = RECIPES_DIR / "migrate_from_old_pytest_asyncio"
 VENVS = ROOT / ".venv-migration"
@@ -73,21 +83,8 @@ def venv_path(pins: tuple[str, ...]) -> Path:
 def venv_for(pins: tuple[str, ...]) -> Path:
     """A venv holding ``pins`` (the rest at the lock's versions), built once per pin set, lock and Python."""
     venv = venv_path(pins)
-    if (venv / ".ready").is_file():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)
-    venv.mkdir(parents=True)
-    (venv / "constraints.txt").write_text(constraints(pins))
-    python = venv / "bin" / "python"
-    for step in (
-        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check",
-         "--constraint", str(venv / "constraints.txt"), *pins],
-    ):  # fmt: skip
-        done = subprocess.run(step, capture_output=True, text=True, env=child_env(), check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"migration-check: {' '.join(step[:5])}... failed:\n{tail(done.stdout + done.stderr)}")
-    (venv / ".ready").write_text(" ".join(pins) + "\n")
+    if error := build_venv(venv, pins, constraints(pins)):
+        raise SystemExit(f"migration-check: {error}")
     return venv
 
 

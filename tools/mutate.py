@@ -325,13 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"; below: {', '.join(failed)}" if failed else "")
     seconds = time.monotonic() - started
     print(f"mutate: {seconds:.0f} s")
-    every = all_recipes()
-    if {r.name for r in recipes} != {r.name for r in every}:
-        print(f"mutate: {len(ordered)} of {len(every)} recipes, so {doc_tables.shown(PAGE)} is left as it is")
-    else:
-        results = results_of(ordered, seconds)
-        doc_tables.publish(PAGE, MARKER, render_markdown(results), RESULTS_FILE, results)
-        print(f"mutate: wrote {doc_tables.shown(RESULTS_FILE)} and the table in {doc_tables.shown(PAGE)}")
+    doc_tables.publish_after_full_run(
+        "mutate",
+        (r.name for r in recipes),
+        (r.name for r in all_recipes()),
+        (PAGE, MARKER, RESULTS_FILE),
+        render_markdown,
+        lambda: results_of(ordered, seconds),
+    )
     return 1 if failed else 0
 
 

@@ -5,18 +5,12 @@ from collections.abc import Awaitable, Callable, Mapping
 import pytest
 
 from .fan_out import run_all
+from .test_fan_out import raising
 
 pytest_plugins = ["pytester"]
 
 # In-process sandbox runs load only the plugins they need (pytest-asyncio).
 FAST = [f"-pno:{name}" for name in ("randomly", "xdist", "hypothesispytest", "aiohttp", "cacheprovider")]
-
-
-def raising(exc: Exception) -> Callable[[], Awaitable[int]]:
-    async def job() -> int:
-        raise exc
-
-    return job
 
 
 def test_exception_group_pitfalls_in_a_sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,15 +4,10 @@ import asyncio
 
 import pytest
 
+from .test_worker_pool import settle
 from .worker_pool import WorkerPool
 
 WAIT = 2  # seconds; only a bug ever reaches this bound
-
-
-async def settle() -> None:
-    """A few turns of the loop for every ready task: only to show that something does NOT happen."""
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 @pytest.mark.asyncio

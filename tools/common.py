@@ -49,6 +49,15 @@ IMPORT_PACKAGES = {
     "blockbuster": "blockbuster",
     "async_solipsism": "async-solipsism",
     "yaml": "pyyaml",
+    "sqlalchemy": "sqlalchemy",
+    "starlette": "starlette",
+    "httpx": "httpx",
+    "asgi_lifespan": "asgi-lifespan",
+    "anyio": "anyio",
+    "trio": "trio",
+    "freezegun": "freezegun",
+    "time_machine": "time-machine",
+    "pytest_timeout": "pytest-timeout",
 }
 # Fixtures that a plugin provides without being imported -> that plugin's package.
 FIXTURE_PACKAGES = {

@@ -30,7 +30,9 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = ROOT / "recipes"
 LOCK_FILE = ROOT / "requirements.lock"
-PROVIDER_FILE = ROOT / "postgres_provider.py"
+# The files `make copy` puts next to a database recipe (names relative to ROOT): the provider
+# plugin first (the module a conftest loads), then any module it imports.
+PROVIDER_FILES: tuple[str, ...] = ("postgres_provider.py",)
 
 # Third-party modules the recipes import -> the package that provides each one.
 IMPORT_PACKAGES = {

@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tools.common import PROVIDER_FILE, Recipe, all_recipes, declared_requirements
+from tools.common import PROVIDER_FILES, ROOT, Recipe, all_recipes, declared_requirements
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache")
 
@@ -30,12 +30,13 @@ def copy_recipe(recipe: Recipe, dest: Path) -> list[Path]:
     shutil.copytree(recipe.path, target, ignore=IGNORED)
     created = [target]
     if recipe.uses_postgres:
-        provider = dest / PROVIDER_FILE.name
-        if not provider.exists():
-            shutil.copy2(PROVIDER_FILE, provider)
-            created.append(provider)
-        elif provider.read_bytes() != PROVIDER_FILE.read_bytes():
-            print(f"note: kept the existing {provider}; it differs from the cookbook's {PROVIDER_FILE.name}")
+        for name in PROVIDER_FILES:
+            source, provider = ROOT / name, dest / Path(name).name
+            if not provider.exists():
+                shutil.copy2(source, provider)
+                created.append(provider)
+            elif provider.read_bytes() != source.read_bytes():
+                print(f"note: kept the existing {provider}; it differs from the cookbook's {source.name}")
     return created
 
 

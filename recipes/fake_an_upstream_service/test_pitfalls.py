@@ -14,8 +14,16 @@ from .upstream_client import BadResponse, UpstreamClient
 
 pytest_plugins = ["pytester"]
 
-# The sandbox needs pytest-asyncio and pytest-aiohttp; every other plugin stays off.
-FAST = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
+# The sandbox loads only the plugins it names: nothing else installed can change its outcome.
+FAST = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def test_a_retry_loop_that_catches_only_client_error_lets_a_timeout_escape(pytester: pytest.Pytester) -> None:

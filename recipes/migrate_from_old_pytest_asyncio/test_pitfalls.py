@@ -7,8 +7,16 @@ import pytest
 pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).parent
-UNUSED = ("randomly", "xdist", "hypothesispytest", "cacheprovider")  # pytest-aiohttp stays: the old code used it
-LEAN = [arg for name in UNUSED for arg in ("-p", f"no:{name}")]
+# The sandbox loads only the plugins it names: nothing else installed can change its outcome.
+LEAN = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def old_project(pytester: pytest.Pytester, before: str, *, ini: str = "", conftest: bool = True) -> None:

@@ -10,8 +10,8 @@ from .quote_client import REQUEST_ID
 
 pytest_plugins = ["pytester"]
 
-# In-process sandbox runs load only the plugin they need: pytest-asyncio.
-FAST = [f"-pno:{name}" for name in ("randomly", "xdist", "hypothesispytest", "aiohttp", "cacheprovider")]
+# The sandbox loads only the plugins it names: nothing else installed can change its outcome.
+FAST = ["--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider"]
 SANDBOX_INI = (
     "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
     "asyncio_default_test_loop_scope = function\nfilterwarnings = error\n"

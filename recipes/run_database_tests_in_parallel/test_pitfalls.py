@@ -53,7 +53,7 @@ def test_two_workers_get_two_databases_and_leave_none_behind(
     pytester.makepyfile(test_parallel=f"ADMIN_DSN = {postgres_admin_dsn!r}\nLOG = {str(log)!r}\n" + SANDBOX_TESTS)
 
     result = pytester.runpytest(
-        "-n", "2", "-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:cacheprovider"
+        "--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "xdist", "-n", "2", "-p", "no:cacheprovider"
     )
 
     result.assert_outcomes(passed=8)

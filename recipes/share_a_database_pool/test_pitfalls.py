@@ -53,7 +53,7 @@ def test_a_pool_on_another_loop_fails_and_the_doc_fixture_errors(
 
     # A subprocess: the failed tests leave connections behind that belong to dead loops.
     result = pytester.runpytest_subprocess(
-        "-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:aiohttp", "-p", "no:cacheprovider"
+        "--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider"
     )
 
     result.assert_outcomes(passed=1, failed=1, errors=1)

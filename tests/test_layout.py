@@ -28,6 +28,8 @@ OVER_AIM: dict[str, str] = {
     "recipes/test_an_aiohttp_app/notes_app.py": "hostile-input guards: UTF-8 only, strict JSON, ASCII ids",
     "recipes/fake_an_upstream_service/upstream_client.py": "capped body, broken HTTP, strict JSON",
     "recipes/fuzz_a_handler_with_hypothesis/test_hardened_app.py": "five properties: three endpoints, two round trips",
+    "recipes/test_async_subprocesses/run_command.py": "a program that cannot start is a domain error of its own",
+    "recipes/test_async_subprocesses/test_run_command.py": "a program that cannot start is a domain error of its own",
 }
 SNIPPET = re.compile(r"^## The pattern\n.*?^```python\n(.*?)^```$", re.M | re.S)
 LINE_LINK = re.compile(r"\[([^\]]+)\]\(([^)#\s]+)#L(\d+)(?:-L(\d+))?\)")

@@ -24,6 +24,10 @@ class CommandFailed(Exception):
         self.returncode, self.stderr = returncode, stderr
 
 
+class CommandNotStarted(Exception):
+    """The program could not be executed (not found, not executable, ...): nothing ran."""
+
+
 class CommandTimedOut(Exception):
     """The command ran longer than its timeout and was killed."""
 
@@ -47,11 +51,16 @@ async def run(
 ) -> Output:
     """Run ``argv`` (no shell), hand each stdout line to ``on_line`` as it arrives, and return them all.
 
-    Raises ``CommandFailed`` (with stderr), ``CommandTimedOut`` (the child killed), or what asyncio raised.
+    Raises ``CommandNotStarted``, ``CommandFailed`` (with stderr), ``CommandTimedOut`` (the child killed), or
+    what asyncio raised.
     """
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=max_line, start_new_session=True
-    )
+    try:
+        pipe = asyncio.subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=pipe, stderr=pipe, limit=max_line, start_new_session=True
+        )
+    except OSError as exc:  # raised before any child existed: nothing to kill or reap
+        raise CommandNotStarted(f"cannot run {argv[0]}: {exc.strerror}") from exc
     assert proc.stdout is not None
     assert proc.stderr is not None
     # Read stderr all along: a child blocked on a full stderr pipe would never finish its stdout.

@@ -3,10 +3,9 @@
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import pytest
-
-from .run_command import run
 
 QUICK = 0.05  # seconds; a timeout that is meant to expire
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -45,8 +44,12 @@ async def test_reading_all_of_stdout_before_stderr_hangs_on_a_chatty_child() -> 
 
 
 @pytest.mark.asyncio
-async def test_a_missing_executable_raises_file_not_found_error_at_the_start() -> None:
-    # create_subprocess_exec raises it at once; nothing was started, so nothing needs killing.
+async def test_a_program_that_cannot_run_raises_a_raw_os_error_at_the_start(tmp_path: Path) -> None:
+    # create_subprocess_exec raises at once, before any child exists: `run` turns both into CommandNotStarted.
     # asyncio's loop names the path (`...: '/nonexistent/tool'`); uvloop's does not.
     with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] No such file or directory"):
-        await run(["/nonexistent/tool"], timeout=QUICK)
+        await asyncio.create_subprocess_exec("/nonexistent/tool")
+    script = tmp_path / "tool.sh"
+    script.write_text("echo hi\n")  # no execute bit: even root may not run it
+    with pytest.raises(PermissionError, match=r"^\[Errno 13\] Permission denied"):
+        await asyncio.create_subprocess_exec(script)

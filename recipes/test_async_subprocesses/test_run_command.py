@@ -9,10 +9,11 @@ import os
 import re
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
-from .run_command import CommandFailed, CommandTimedOut, run
+from .run_command import CommandFailed, CommandNotStarted, CommandTimedOut, run
 
 WAIT = 5  # seconds; only reached when something is broken
 PROGRAM = re.escape(sys.executable)  # error messages start with the program's name
@@ -148,3 +149,14 @@ async def test_a_child_already_gone_when_run_gives_up_does_not_hide_the_error(mo
     monkeypatch.setattr(os, "killpg", no_such_group)
     with pytest.raises(ValueError, match=r"^invalid literal for int\(\) with base 10: 'last words'$"):
         await run(python("print('last words')"), timeout=WAIT, on_line=int)  # a consumer that cannot parse it
+
+
+@pytest.mark.asyncio
+async def test_a_program_that_cannot_be_executed_is_one_clear_error(tmp_path: Path) -> None:
+    not_executable = tmp_path / "tool.sh"
+    not_executable.write_text("echo hi\n")
+
+    with pytest.raises(CommandNotStarted, match=r"^cannot run /nonexistent/tool: No such file or directory$"):
+        await run(["/nonexistent/tool"], timeout=WAIT)
+    with pytest.raises(CommandNotStarted, match=rf"^cannot run {re.escape(str(not_executable))}: Permission denied$"):
+        await run([str(not_executable)], timeout=WAIT)

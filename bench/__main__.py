@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     if "databases" in selected:
         from . import databases
 
-        progress("2. database isolation: four patterns")
+        progress("2. database isolation: six patterns")
         comparisons.append(databases.compare(args.rounds, args.template_strategy))
     if "loops" in selected:
         from . import event_loops

@@ -61,6 +61,8 @@ IMPORT_PACKAGES = {
     "time_machine": "time-machine",
     "pytest_timeout": "pytest-timeout",
 }
+# Packages installed with an extra wherever a venv is built: SQLAlchemy's asyncio support needs greenlet.
+INSTALL_EXTRAS = {"sqlalchemy": "sqlalchemy[asyncio]"}
 # Fixtures that a plugin provides without being imported -> that plugin's package.
 FIXTURE_PACKAGES = {
     "aiohttp_client": "pytest-aiohttp",
@@ -260,7 +262,9 @@ def build_venv(path: Path, packages: Sequence[str], constraints: str) -> str:
     Returns "" once it is ready (``path/.ready``), else what failed. Callers key ``path`` on
     everything that should rebuild it (the lock, the Python, the packages).
     """
-    if (path / ".ready").is_file():
+    installs = [INSTALL_EXTRAS.get(package, package) for package in packages]
+    ready = " ".join(installs) + "\n"  # an older venv built without an extra it now needs is built again
+    if (path / ".ready").is_file() and (path / ".ready").read_text() == ready:
         return ""
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -269,14 +273,15 @@ def build_venv(path: Path, packages: Sequence[str], constraints: str) -> str:
         [sys.executable, "-m", "venv", "--without-pip", str(path)],
         [
             sys.executable, "-m", "pip", "--python", str(path / "bin" / "python"), "install", "--quiet",
-            "--disable-pip-version-check", "--constraint", str(path / "constraints.txt"), *packages,
+            "--disable-pip-version-check", "--constraint", str(path / "constraints.txt"),
+            *installs,
         ],
     ]  # fmt: skip
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, env=child_env(), check=False)
         if done.returncode != 0:
             return f"{' '.join(step[:5])}... failed:\n{tail(done.stdout + done.stderr)}"
-    (path / ".ready").write_text(" ".join(packages) + "\n")
+    (path / ".ready").write_text(ready)
     return ""
 
 

@@ -1,353 +1,157 @@
-"""A real PostgreSQL for the database recipes, with zero set-up.
+"""pytest plugin: a real PostgreSQL for the database tests, with zero set-up.
 
-The server is found in this order:
+Copy this file and ``postgres_cluster.py`` (which does the work, without pytest) next
+to your top-level ``conftest.py``, add ``pytest_plugins = ["postgres_provider"]`` there,
+and request ``postgres_dsn``. The server is found in this order:
 
 1. ``DATABASE_URL``, if set (CI services, your own server);
 2. the ``docker compose`` service of ``docker-compose.yml``, if it answers;
-3. a throwaway cluster started from local server binaries (``initdb``/``pg_ctl``);
+3. a throwaway cluster started from local server binaries (``initdb``, ``postgres``);
 4. otherwise the database tests skip with one message naming the three fixes,
    except under CI (``CI`` set) or ``COOKBOOK_REQUIRE_POSTGRES=1``, where they fail.
 
-Tests never touch existing data: each pytest process (each xdist worker) gets
-a database created for the run, dropped at the end. Load this file as a pytest
-plugin (``pytest_plugins = ["postgres_provider"]``) and request ``postgres_dsn``.
+What is guaranteed:
+
+- Tests never touch existing data: each pytest process (each xdist worker) gets a
+  database of its own, ``cookbook_test_<12 hex>_<worker>``, created from template0 (a
+  session open on template1 cannot block it) and dropped at the end.
+- A run killed before it could drop its database (SIGKILL, a third Ctrl-C) leaves it
+  behind until the next run against that server, which drops every such database (and
+  every ``cookbook_role_<12 hex>`` role the cookbook's tests create) that nobody is
+  connected to and no live run holds: a live run holds an idle connection named after
+  its database. Nothing else on the server is ever dropped.
+- A throwaway cluster is stopped and removed however the run ends, an interrupt during
+  its start included; a SIGKILLed run's cluster is removed by the next run.
+- A server that cannot serve the tests is described once, in the ``postgres:`` line at
+  the top of the run: the cause, host and port, and the fix. Each database test then
+  fails (DATABASE_URL set, CI, ``COOKBOOK_REQUIRE_POSTGRES=1``) or skips with one line
+  pointing at it. A run that selects no database test never fails because of the server
+  (without xdist it does not even look for one).
+- Interrupts end the run after cleanup: Ctrl-C with pytest's exit status 2; SIGTERM by
+  SIGTERM (status 143, -15 for the parent), even when it lands in a ``__del__``, weakref
+  or GC callback, where Python would print "Exception ignored" and carry on.
+
+Process-wide changes, while the plugin is configured: where SIGTERM has its default
+action, a handler makes it take Ctrl-C's path and ends the process by SIGTERM at exit;
+``sys.unraisablehook`` is wrapped to deliver a swallowed KeyboardInterrupt again (other
+unraisable exceptions pass through untouched).
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import concurrent.futures
-import contextlib
+import _thread
 import os
-import pwd
-import shutil
 import signal
-import subprocess
-import tempfile
-import uuid
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import asyncpg
 import pytest
 
-# docker-compose.yml publishes exactly this; a meta-test keeps the two in step.
-COMPOSE_HOST = "127.0.0.1"
-COMPOSE_PORT = 54329
-COMPOSE_USER = "cookbook"
-COMPOSE_PASSWORD = "cookbook"
-COMPOSE_DB = "cookbook"
-COMPOSE_DSN = f"postgresql://{COMPOSE_USER}:{COMPOSE_PASSWORD}@{COMPOSE_HOST}:{COMPOSE_PORT}/{COMPOSE_DB}"
+from postgres_cluster import (
+    COMPOSE_DB,
+    COMPOSE_DSN,
+    COMPOSE_HOST,
+    COMPOSE_PASSWORD,
+    COMPOSE_PORT,
+    COMPOSE_USER,
+    UNAVAILABLE,
+    Provider,
+    RunDatabase,
+    Server,
+    ThrowawayCluster,
+    Unusable,
+    find_server_bindir,
+    install_sigterm_bridge,
+    query_once,
+    required_by,
+    unavailable,
+    uninstall_sigterm_bridge,
+    with_database,
+)
 
-CLUSTER_PREFIX = "cookbook-pg-"
-# Where to look for server binaries beyond PATH (os.pathsep-separated globs).
-BINDIR_GLOBS_ENV = "COOKBOOK_POSTGRES_BINDIRS"
-DEFAULT_BINDIR_GLOBS = "/usr/lib/postgresql/*/bin"
-# The xdist controller finds the server once and hands it to its workers.
-HANDOFF_DSN_ENV = "COOKBOOK_POSTGRES_ADMIN_DSN"
-HANDOFF_LABEL_ENV = "COOKBOOK_POSTGRES_LABEL"
+# Names code outside the plugin imported from here before the split; they live in postgres_cluster.
+__all__ = [
+    "COMPOSE_DB", "COMPOSE_DSN", "COMPOSE_HOST", "COMPOSE_PASSWORD", "COMPOSE_PORT", "COMPOSE_USER", "UNAVAILABLE",
+    "Provider", "Server", "ThrowawayCluster", "find_server_bindir", "postgres_admin_dsn", "postgres_dsn",
+    "provider_key", "query_once", "summary_line", "with_database",
+]  # fmt: skip
 
-
-def unavailable(with_compose: bool = True) -> str:
-    """What to do without a server; `make db-up` only where the cookbook's compose file is."""
-    compose = f"run `make db-up` (Docker: the compose service on {COMPOSE_HOST}:{COMPOSE_PORT}); "
-    docker = compose if with_compose else ""
-    return (
-        "no PostgreSQL server for the database tests. Fix it one of these ways: "
-        "set DATABASE_URL=postgresql://user:password@host:port/dbname; "
-        f"{docker}or install the PostgreSQL server binaries (initdb, pg_ctl), e.g. `apt-get install postgresql`."
-    )
-
-
-UNAVAILABLE = unavailable()
-SKIPPED = "no PostgreSQL server: see the `postgres:` line at the top of the run"
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Server:
-    """A PostgreSQL server the tests may create databases on."""
-
-    admin_dsn: str
-    label: str  # e.g. "throwaway cluster, PostgreSQL 15.18"
-
-
-def run_outside_test_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run admin work on a private loop in a thread, never on a test's loop."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def query_once(dsn: str, sql: str, *, connect_timeout: float = 60) -> list[asyncpg.Record]:
-    """Connect, run one statement, close: on a private loop, never on a test's loop."""
-
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn, timeout=connect_timeout)
-        try:
-            return await conn.fetch(sql)
-        finally:
-            await conn.close()
-
-    return run_outside_test_loop(run())
-
-
-def server_version(dsn: str, connect_timeout: float) -> str:
-    """ "PostgreSQL 15.18" for the server behind ``dsn``."""
-    version: str = query_once(dsn, "SHOW server_version", connect_timeout=connect_timeout)[0][0]
-    return f"PostgreSQL {version.split()[0]}"
-
-
-def requires_postgres() -> bool:
-    """True where a missing server must fail the run instead of skipping."""
-    ci = os.environ.get("CI", "").strip().lower()
-    return ci not in ("", "0", "false", "no") or os.environ.get("COOKBOOK_REQUIRE_POSTGRES") == "1"
-
-
-def find_server_bindir() -> Path | None:
-    """Return a directory holding both ``initdb`` and ``pg_ctl``, if any."""
-    candidates: list[Path] = []
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0 and out.stdout.strip():
-            candidates.append(Path(out.stdout.strip()))
-    globs = os.environ.get(BINDIR_GLOBS_ENV, DEFAULT_BINDIR_GLOBS)
-    for pattern in filter(None, globs.split(os.pathsep)):
-        root = Path(pattern).anchor or "."
-        found = Path(root).glob(pattern.removeprefix(root))
-        # Newest major version first: /usr/lib/postgresql/17/bin before 15.
-        candidates += sorted(found, key=lambda p: [int(s) for s in p.parts if s.isdigit()], reverse=True)
-    for bindir in candidates:
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
-            return bindir
-    return None
-
-
-SHM = Path("/dev/shm")
-SHM_MIN_FREE = 1 << 30  # Docker's default /dev/shm is 64 MB: too small for a cluster
-
-
-def cluster_parents() -> list[Path]:
-    """Where throwaway clusters may live, preferred first.
-
-    Memory (/dev/shm) when it is large enough: the cluster starts about three
-    times faster and CREATE DATABASE ... TEMPLATE copies in milliseconds. Else
-    /tmp when root (TMPDIR may sit in a 0700 dir the server's user cannot
-    enter), or the usual temp dir.
-    """
-    fallback = Path("/tmp") if os.geteuid() == 0 else Path(tempfile.gettempdir())
-    return [SHM, fallback] if SHM.is_dir() and os.access(SHM, os.W_OK) else [fallback]
-
-
-def clusters_parent() -> Path:
-    """The directory a new throwaway cluster goes in."""
-    parents = cluster_parents()
-    if parents[0] == SHM and shutil.disk_usage(SHM).free < SHM_MIN_FREE:
-        return parents[-1]
-    return parents[0]
-
-
-class ThrowawayCluster:
-    """A private PostgreSQL cluster in a temp dir: socket only, durability off.
-
-    As root the server runs as the ``postgres`` user (or ``nobody``): initdb
-    refuses root. The directory lives under the system temp dir, not under
-    pytest's ``tmp_path``, whose 0700 parent another user cannot enter.
-    """
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.base = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=clusters_parent()))
-        (self.base / "owner.pid").write_text(str(os.getpid()))
-        self.data = self.base / "data"
-        self.user: pwd.struct_passwd | None = None
-        if os.geteuid() == 0:
-            self.user = _unprivileged_user()
-            os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
-        self.started = False
-
-    def _run(self, *args: str) -> None:
-        owner = (self.user.pw_uid, self.user.pw_gid) if self.user else None
-        run_as(owner, *args)
-
-    def start(self) -> str:
-        """Create and start the cluster; return a superuser DSN over its socket."""
-        self._run(
-            str(self.bindir / "initdb"), "--pgdata", str(self.data), "--username", "postgres",
-            "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync", "--no-instructions",
-        )  # fmt: skip
-        server_options = (
-            f"-c listen_addresses='' -c unix_socket_directories={self.base} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        self._run(
-            str(self.bindir / "pg_ctl"), "--pgdata", str(self.data), "--log", str(self.base / "server.log"),
-            "--options", server_options, "--wait", "--timeout", "60", "start",
-        )  # fmt: skip
-        self.started = True
-        return f"postgresql://postgres@/postgres?host={self.base}"
-
-    def stop(self) -> None:
-        """Stop the server (fast, no checkpoint) and remove every file."""
-        if self.started:
-            self.started = False
-            with contextlib.suppress(subprocess.CalledProcessError):  # already gone: still remove the files
-                self._run(str(self.bindir / "pg_ctl"), "--pgdata", str(self.data), "--mode", "immediate", "stop")
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
-def run_as(owner: tuple[int, int] | None, *args: str, check: bool = True) -> None:
-    """Run a server command, as ``owner`` (uid, gid) when given: only root can switch."""
-    uid, gid = owner if owner else (None, None)
-    subprocess.run(
-        args, check=check, capture_output=True, user=uid, group=gid, extra_groups=None if owner is None else []
-    )
-
-
-def _unprivileged_user() -> pwd.struct_passwd:
-    for name in ("postgres", "nobody"):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    raise RuntimeError("running as root, but there is no 'postgres' or 'nobody' user to run PostgreSQL as")
-
-
-def remove_abandoned_clusters(bindir: Path) -> None:
-    """Stop and delete clusters left by runs that were killed (their owner pid is gone)."""
-    for base in (found for parent in cluster_parents() for found in parent.glob(CLUSTER_PREFIX + "*")):
-        try:
-            os.kill(int((base / "owner.pid").read_text()), 0)
-            continue  # its run is still going
-        except ProcessLookupError:
-            pass
-        except (OSError, ValueError):
-            continue  # not ours to judge
-        if (base / "data" / "postmaster.pid").exists():
-            stat = base.stat()
-            owner = (stat.st_uid, stat.st_gid) if os.geteuid() == 0 else None
-            pg_ctl = str(bindir / "pg_ctl")
-            run_as(owner, pg_ctl, "--pgdata", str(base / "data"), "--mode", "immediate", "stop", check=False)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-class Provider:
-    """Finds the server once per pytest process and owns any cluster it started."""
-
-    def __init__(self, failure: str = UNAVAILABLE) -> None:
-        self.server: Server | None = None
-        self.resolved = False
-        self.cluster: ThrowawayCluster | None = None
-        self.failure = failure
-        self.fatal = False  # a broken DATABASE_URL fails even outside CI
-
-    def resolve(self) -> Server | None:
-        if not self.resolved:
-            self.resolved = True
-            self.server = self._find()
-        return self.server
-
-    def _find(self) -> Server | None:
-        handed_dsn = os.environ.get(HANDOFF_DSN_ENV)
-        if HANDOFF_LABEL_ENV in os.environ:  # we are an xdist worker
-            label = os.environ[HANDOFF_LABEL_ENV]
-            if handed_dsn:
-                return Server(handed_dsn, label)
-            self.failure, self.fatal = label, os.environ.get("DATABASE_URL") is not None
-            return None
-        if url := os.environ.get("DATABASE_URL"):
-            # Asked for explicitly: a server that does not answer is an error, not a fallback.
-            try:
-                version = server_version(url, connect_timeout=10)
-            except Exception as exc:
-                self.failure = f"DATABASE_URL is set but its server does not answer: {exc!r}"
-                self.fatal = True
-                return None
-            return Server(url, f"DATABASE_URL, {version}")
-        try:
-            version = server_version(COMPOSE_DSN, connect_timeout=2)
-            return Server(COMPOSE_DSN, f"docker compose service on {COMPOSE_HOST}:{COMPOSE_PORT}, {version}")
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            pass
-        bindir = find_server_bindir()
-        if bindir is None:
-            return None
-        remove_abandoned_clusters(bindir)
-        self.cluster = ThrowawayCluster(bindir)
-        atexit.register(self.cluster.stop)  # a backstop; unconfigure stops it first
-        _stop_gracefully_on_sigterm()
-        try:
-            dsn = self.cluster.start()
-            version = server_version(dsn, connect_timeout=10)
-        except (subprocess.CalledProcessError, OSError, asyncpg.PostgresError) as exc:
-            log = self.cluster.base / "server.log"
-            detail = log.read_text()[-2000:] if log.exists() else getattr(exc, "stderr", b"").decode()
-            self.cluster.stop()
-            self.failure = f"could not start a throwaway cluster from {bindir}: {exc}\n{detail}"
-            return None
-        return Server(dsn, f"throwaway cluster from {bindir}, {version}")
-
-    def describe(self) -> str:
-        server = self.resolve()
-        if server is not None:
-            return f"postgres: {server.label}"
-        if self.fatal:
-            return "postgres: DATABASE_URL does not answer (database tests will fail)"
-        if requires_postgres():
-            return "postgres: none found (database tests will fail)"
-        return f"postgres: none found (database tests will not run): {self.failure}"
-
-    def close(self) -> None:
-        if self.cluster is not None:
-            self.cluster.stop()
-
-
-def _stop_gracefully_on_sigterm() -> None:
-    # pytest cleans up on KeyboardInterrupt; make `kill` (SIGTERM) take that path too.
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-
-        def interrupt(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt(f"signal {signum}")
-
-        signal.signal(signal.SIGTERM, interrupt)
-
+SEE_HEADER = "see the `postgres:` line at the top of the run"
+HANDOFF_KEY = "cookbook_postgres"  # in a pytest-xdist worker's workerinput
 
 provider_key = pytest.StashKey[Provider]()
+_sigterm_key = pytest.StashKey[bool]()
+
+
+class _SwallowedInterrupts:
+    """Wraps sys.unraisablehook: a KeyboardInterrupt that a finaliser swallowed is delivered again."""
+
+    pending = False  # for the process: set until the run ends as interrupted
+
+    def __init__(self) -> None:
+        self.previous: Callable[[Any], object] = sys.unraisablehook
+
+    def __call__(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _SwallowedInterrupts.pending = True  # the hooks below raise it if this delivery is swallowed too
+            _thread.interrupt_main(signal.SIGINT)  # runs the SIGINT handler, if Python has one
+            return
+        self.previous(unraisable)
+
+
+_swallowed_key = pytest.StashKey[_SwallowedInterrupts]()
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
+class _XdistHandoff:
+    """Registered only where pytest-xdist is: one server for all workers, found by the controller."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[HANDOFF_KEY] = self.provider.handoff()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own unraisablehook, which this one wraps
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", 'postgres: uses postgres_dsn; pytest -m "not postgres" runs the rest, no server')
     has_compose = (config.rootpath / "docker-compose.yml").is_file()
     provider = config.stash[provider_key] = Provider(unavailable(with_compose=has_compose))
-    if _is_xdist_controller(config):
-        # Workers start after this and inherit the environment: one server for all of them.
-        server = provider.resolve()
-        os.environ[HANDOFF_DSN_ENV] = server.admin_dsn if server else ""
-        os.environ[HANDOFF_LABEL_ENV] = server.label if server else provider.failure
+    if handed := getattr(config, "workerinput", {}).get(HANDOFF_KEY):
+        provider.adopt(handed)
+    elif _is_xdist_controller(config):
+        config.pluginmanager.register(_XdistHandoff(provider), "cookbook-postgres-handoff")
+    config.stash[_sigterm_key] = install_sigterm_bridge()
+    watch = config.stash[_swallowed_key] = _SwallowedInterrupts()
+    sys.unraisablehook = watch
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     provider = config.stash.get(provider_key, None)
     if provider is not None:
         provider.close()
+    watch = config.stash.get(_swallowed_key, None)
+    if watch is not None and sys.unraisablehook is watch:
+        sys.unraisablehook = watch.previous
+    if config.stash.get(_sigterm_key, False):
+        uninstall_sigterm_bridge()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if _is_xdist_controller(config):
         return config.stash[provider_key].describe()
     return None
+
+
+def summary_line(config: pytest.Config) -> str | None:
+    """The short `postgres:` line for an end-of-run summary, once a server was looked for."""
+    provider = config.stash.get(provider_key, None)
+    return provider.describe(short=True) if provider is not None and provider.resolved else None
 
 
 def _needs_postgres(item: pytest.Item) -> bool:
@@ -363,24 +167,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # After deselection: start a server only when a selected test needs one. With none to
+    # After deselection: look for a server only when a selected test needs one. With none to
     # be had, mark those tests skipped, so that -ra folds them into one line per file.
     config, items = session.config, session.items
     needing = [item for item in items if _needs_postgres(item)]
     provider = config.stash[provider_key]
-    skipping = needing and provider.resolve() is None and not (provider.fatal or requires_postgres())
+    skipping = needing and provider.resolve() is None and not (provider.fatal or required_by())
     if skipping:  # the full message once, here; a short reason on each skip
         for item in needing:
-            item.add_marker(pytest.mark.skip(reason=SKIPPED))
+            item.add_marker(pytest.mark.skip(reason=f"{provider.short}: {SEE_HEADER}"))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and needing:
+    if reporter is not None and needing and not hasattr(config, "workerinput"):
         reporter.write_line(provider.describe())
 
 
-def with_database(dsn: str, dbname: str) -> str:
-    """The same DSN pointing at another database."""
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + dbname))
+# An interrupt swallowed by a finaliser and not delivered again ends the run at the next phase.
+def _raise_swallowed(item: pytest.Item) -> None:
+    if _SwallowedInterrupts.pending and _swallowed_key in item.config.stash:
+        raise KeyboardInterrupt("an interrupt that a finaliser swallowed")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _raise_swallowed(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    _raise_swallowed(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _raise_swallowed(item)
+
+
+def pytest_keyboard_interrupt() -> None:
+    _SwallowedInterrupts.pending = False  # it got through
+
+
+def _one_line(provider: Provider) -> str:
+    required = "" if provider.fatal or not required_by() else f" (required: {required_by()})"
+    return f"{provider.short}{required}: {SEE_HEADER}"
 
 
 @pytest.fixture(scope="session")
@@ -389,18 +217,20 @@ def postgres_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
     provider = request.config.stash[provider_key]
     server = provider.resolve()
     if server is None:
-        if provider.fatal:  # DATABASE_URL was asked for by name: no fallback, no skip
-            pytest.fail(provider.failure, pytrace=False)
-        if requires_postgres():
-            pytest.fail(f"{provider.failure} (required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set)", pytrace=False)
-        pytest.skip(provider.failure)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    dbname = f"cookbook_test_{uuid.uuid4().hex[:10]}_{worker}"
-    query_once(server.admin_dsn, f'CREATE DATABASE "{dbname}"')
+        if provider.fatal or required_by():  # DATABASE_URL was asked for by name, or CI: no skip
+            pytest.fail(_one_line(provider), pytrace=False)
+        pytest.skip(_one_line(provider))
     try:
-        yield with_database(server.admin_dsn, dbname)
+        database = RunDatabase(server.admin_dsn, os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    except Unusable as exc:
+        pytest.fail(f"{exc} ({server.label})", pytrace=False)
+    try:
+        yield database.dsn
     finally:
-        query_once(server.admin_dsn, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        try:
+            database.drop()
+        except Unusable as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """A one-line-per-recipe summary at the end of the run, after pytest's own failure report.
 
 Loaded by the root conftest.py. Works under pytest-xdist too: the controller
-receives every worker's reports.
+receives every worker's reports. It imports nothing from the PostgreSQL provider: when
+that plugin is loaded, its ``summary_line`` adds the short `postgres:` line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from postgres_provider import provider_key
 
 ROOT = Path(__file__).resolve().parent
 DOC_SECTION = re.compile(r"^\*\*Doc section:\*\*\s*(.+?)\s*$", re.M)
@@ -43,6 +42,9 @@ def doc_section(recipe: str) -> str:
         return ""
     name = found.group(1).split(" (")[0]  # "Async Fixtures (the database fixture)" -> "Async Fixtures"
     return "beyond the doc" if name.startswith("none") else name
+
+
+report_key = pytest.StashKey["RunReport"]()
 
 
 class RunReport:
@@ -78,10 +80,12 @@ class RunReport:
                 f"{tally.skipped:>7} {tally.seconds:>6.2f}s"
             )
             write(line, red=tally.failed > 0)
-        provider = config.stash.get(provider_key, None)
-        if provider is not None and provider.resolved:
-            write(provider.describe())
+        provider = config.pluginmanager.get_plugin("postgres_provider")
+        summary_line = getattr(provider, "summary_line", None)
+        if callable(summary_line) and (line := summary_line(config)):
+            write(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(RunReport(), "cookbook-run-report")
+    report = config.stash[report_key] = RunReport()
+    config.pluginmanager.register(report, "cookbook-run-report")

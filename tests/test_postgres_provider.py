@@ -1,87 +1,29 @@
 """The PostgreSQL provider: each way of finding a server, and each way of not finding one."""
 
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-import postgres_provider
-from postgres_provider import (
-    CLUSTER_PREFIX,
-    HANDOFF_DSN_ENV,
-    HANDOFF_LABEL_ENV,
-    provider_key,
-    query_once,
-    remove_abandoned_clusters,
-    with_database,
+import postgres_cluster
+from postgres_cluster import remove_abandoned_clusters, with_database
+from postgres_provider import provider_key
+from tests.postgres_helpers import (
+    QUIET,
+    closed_port,
+    database_names,
+    make_sandbox,
+    run_databases,
 )
 
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
-ROOT = Path(__file__).resolve().parent.parent
-# Plugins the sandboxes do not need; the xdist sandbox keeps xdist (the last pair).
-QUIET: tuple[str, ...] = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
-QUIET += ("-p", "no:cacheprovider", "-p", "no:xdist")
-
-SANDBOX_TESTS = """
-from pathlib import Path
-from urllib.parse import urlsplit
-
-import asyncpg
-import pytest
-
-def record_database(dsn):
-    with open(Path(__file__).parent / "run-databases.txt", "a") as log:
-        log.write(urlsplit(dsn).path.lstrip("/") + "\\n")
-
-@pytest.mark.asyncio
-async def test_database_is_usable(postgres_dsn):
-    conn = await asyncpg.connect(postgres_dsn)
-    try:
-        await conn.execute("CREATE TABLE t (x int)")
-        assert await conn.fetchval("SELECT current_database()") == urlsplit(postgres_dsn).path.lstrip("/")
-    finally:
-        await conn.close()
-
-def test_second_user(postgres_dsn):
-    assert "cookbook_test_" in postgres_dsn
-    record_database(postgres_dsn)
-"""
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
-    """A project that loads the provider, on a machine with no server of any kind."""
-    for name in ("DATABASE_URL", "CI", "COOKBOOK_REQUIRE_POSTGRES", HANDOFF_DSN_ENV, HANDOFF_LABEL_ENV):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "empty-bin").mkdir()
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, "")
-    monkeypatch.setattr(postgres_provider, "COMPOSE_DSN", f"postgresql://cookbook@127.0.0.1:{closed_port()}/cookbook")
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    # As a user's conftest would after copying postgres_provider.py next to it.
-    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\npytest_plugins = ['postgres_provider']\n")
-    pytester.makepyfile(test_db=SANDBOX_TESTS)
-    return pytester
-
-
-def run_databases(sandbox: pytest.Pytester) -> set[str]:
-    """The databases the sandbox's tests said they used."""
-    return set((sandbox.path / "run-databases.txt").read_text().split())
-
-
-def database_names(admin_dsn: str) -> set[str]:
-    return {row["datname"] for row in query_once(admin_dsn, "SELECT datname FROM pg_database")}
+    return make_sandbox(pytester, monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -135,18 +77,24 @@ def test_the_postgres_marker_selects_the_database_tests(sandbox: pytest.Pytester
 
 
 @pytest.mark.parametrize(("name", "value"), [("CI", "true"), ("COOKBOOK_REQUIRE_POSTGRES", "1")])
-def test_no_server_fails_under_ci(
+def test_no_server_fails_under_ci_naming_the_setting_that_requires_one(
     sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
 
-    result = sandbox.runpytest(*QUIET)
+    result = sandbox.runpytest("-ra", *QUIET)
 
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*no PostgreSQL server*(required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set)"])
+    result.stdout.fnmatch_lines(
+        [
+            f"postgres: none found (database tests will fail: {name}={value} is set): no PostgreSQL server *",
+            f"no PostgreSQL server (required: {name}={value} is set): see the `postgres:` line at the top of the run",
+        ]
+    )
+    assert result.stdout.str().count("Fix it one of these ways") == 1
 
 
-@pytest.mark.parametrize("ci", ["", "0", "false"])
+@pytest.mark.parametrize("ci", ["", "0", "false", "off", "No"])
 def test_ci_set_to_a_false_value_still_skips(
     sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str
 ) -> None:
@@ -164,9 +112,13 @@ def test_database_url_that_does_not_answer_fails_even_outside_ci(
 
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
-        ["postgres: DATABASE_URL does not answer (database tests will fail)", "*DATABASE_URL is set but its server*"]
+        [
+            "postgres: DATABASE_URL unusable (database tests will fail): nothing listens at 127.0.0.1:* "
+            "(connection refused). Fix: start the server, or correct host and port.",
+            "DATABASE_URL: nothing listens at 127.0.0.1:* (connection refused): see the `postgres:` line at the top*",
+        ]
     )
-    result.stdout.no_fnmatch_line("*required: CI or COOKBOOK_REQUIRE_POSTGRES=1 is set*")  # neither is set
+    result.stdout.no_fnmatch_line("*required*")  # neither CI nor COOKBOOK_REQUIRE_POSTGRES is set
 
 
 def test_database_url_is_used_and_its_run_database_dropped(
@@ -221,27 +173,25 @@ def test_server_binaries_are_found_through_the_configured_globs(
     for version in ("14", "16"):
         bindir = tmp_path / "pg" / version / "bin"
         bindir.mkdir(parents=True)
-        for tool in ("initdb", "pg_ctl"):
+        for tool in ("initdb", "postgres"):
             (bindir / tool).touch()
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, f"{tmp_path}/pg/*/bin")
+    monkeypatch.setenv(postgres_cluster.BINDIR_GLOBS_ENV, f"{tmp_path}/pg/*/bin")
 
-    assert postgres_provider.find_server_bindir() == tmp_path / "pg" / "16" / "bin"
+    assert postgres_cluster.find_server_bindir() == tmp_path / "pg" / "16" / "bin"
 
-    monkeypatch.setenv(postgres_provider.BINDIR_GLOBS_ENV, "")
-    assert postgres_provider.find_server_bindir() is None
+    monkeypatch.setenv(postgres_cluster.BINDIR_GLOBS_ENV, "")
+    assert postgres_cluster.find_server_bindir() is None
 
 
-def test_clusters_of_killed_runs_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+def test_clusters_of_killed_runs_are_removed_and_live_ones_kept() -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
-    parent = postgres_provider.clusters_parent()
-    abandoned = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=parent))
-    live = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=parent))
+    abandoned, live = postgres_cluster.make_cluster_dir(), postgres_cluster.make_cluster_dir()
     (abandoned / "owner.pid").write_text(str(dead_pid))
     (live / "owner.pid").write_text(str(os.getpid()))
     try:
-        remove_abandoned_clusters(tmp_path)  # no postmaster.pid: pg_ctl is never called
+        assert abandoned in remove_abandoned_clusters()  # no pid file of a server: none is stopped
 
         assert not abandoned.exists()
         assert live.exists()

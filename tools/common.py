@@ -32,7 +32,7 @@ RECIPES_DIR = ROOT / "recipes"
 LOCK_FILE = ROOT / "requirements.lock"
 # The files `make copy` puts next to a database recipe (names relative to ROOT): the provider
 # plugin first (the module a conftest loads), then any module it imports.
-PROVIDER_FILES: tuple[str, ...] = ("postgres_provider.py",)
+PROVIDER_FILES: tuple[str, ...] = ("postgres_provider.py", "postgres_cluster.py")
 
 # Third-party modules the recipes import -> the package that provides each one.
 IMPORT_PACKAGES = {

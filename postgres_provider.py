@@ -39,10 +39,11 @@ unraisable exceptions pass through untouched).
 
 from __future__ import annotations
 
-import _thread
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,9 +96,19 @@ class _SwallowedInterrupts:
     def __call__(self, unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             _SwallowedInterrupts.pending = True  # the hooks below raise it if this delivery is swallowed too
-            _thread.interrupt_main(signal.SIGINT)  # runs the SIGINT handler, if Python has one
+            if callable(signal.getsignal(signal.SIGINT)):
+                threading.Thread(target=_interrupt_main_soon, daemon=True).start()
             return
         self.previous(unraisable)
+
+
+def _interrupt_main_soon() -> None:
+    # A real signal (it wakes a blocked call), sent from another thread a moment later: sent at
+    # once, it would land in the finaliser again. Landing in another one only repeats this.
+    time.sleep(0.01)
+    main = threading.main_thread().ident
+    if main is not None:
+        signal.pthread_kill(main, signal.SIGINT)
 
 
 _swallowed_key = pytest.StashKey[_SwallowedInterrupts]()

@@ -74,7 +74,7 @@ def make_sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp
 
 def with_server_binaries(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Let a sandbox find the machine's server binaries again; skip where there are none."""
-    monkeypatch.delenv(postgres_cluster.BINDIR_GLOBS_ENV)
+    monkeypatch.delenv(postgres_cluster.BINDIR_GLOBS_ENV, raising=False)
     bindir = postgres_cluster.find_server_bindir()
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries on this machine")
@@ -115,10 +115,7 @@ def wait_until(
 
 
 # The child enables Ctrl-C itself: a run started in the background of a shell may inherit it ignored.
-CHILD = (
-    "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.exit(pytest.console_main())"
-)
+CHILD = "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.main())"
 
 
 @contextlib.contextmanager

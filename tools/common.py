@@ -170,8 +170,13 @@ class Recipe:
         return code, sandbox
 
     @property
+    def postgres_fixtures(self) -> list[str]:
+        """The shared PostgreSQL fixtures its tests request (what a user's own fixture must provide)."""
+        return sorted(self._usage[0].fixtures & POSTGRES_FIXTURES)
+
+    @property
     def uses_postgres(self) -> bool:
-        return bool(self._usage[0].fixtures & POSTGRES_FIXTURES)
+        return bool(self.postgres_fixtures)
 
     @cached_property
     def needs(self) -> tuple[str, ...]:

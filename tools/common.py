@@ -74,6 +74,9 @@ FIXTURE_PACKAGES = {
     "session_mocker": "pytest-mock",
     "worker_id": "pytest-xdist",
     "testrun_uid": "pytest-xdist",
+    "anyio_backend": "anyio",
+    "anyio_backend_name": "anyio",
+    "anyio_backend_options": "anyio",
 }
 # Every recipe is a pytest-asyncio suite, whether or not it imports the package.
 BASE_PACKAGES = ("pytest", "pytest-asyncio")

@@ -488,7 +488,7 @@ class ThrowawayCluster:
         self.server: subprocess.Popen[bytes] | None = None
         self.base = make_cluster_dir()
         try:
-            (self.base / "owner.pid").write_text(str(os.getpid()))
+            (self.base / "owner.pid").write_text(f"{os.getpid()} {started_at(os.getpid())}".strip())
             if self.user is not None:
                 os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
         except BaseException:
@@ -612,6 +612,14 @@ def _end_child(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
+def started_at(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or "" where unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 def alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie does not count)."""
     with contextlib.suppress(ChildProcessError, OSError):
@@ -663,11 +671,12 @@ def remove_abandoned_clusters() -> list[Path]:
             continue
         for base in found:
             try:
-                owner = int((base / "owner.pid").read_text())
+                owner, *start = (base / "owner.pid").read_text().split()
+                pid = int(owner)
             except (OSError, ValueError):
                 continue  # being created, or not ours to judge
-            if alive(owner):
-                continue  # its run is still going
+            if alive(pid) and (not start or start[0] == started_at(pid) or not started_at(pid)):
+                continue  # its run is still going (not another process that got the same pid since)
             stop_by_pid_file(base)
             shutil.rmtree(base, ignore_errors=True)
             removed.append(base)

@@ -187,13 +187,18 @@ def test_server_binaries_are_found_through_the_configured_globs(
 def test_clusters_of_killed_runs_are_removed_and_live_ones_kept() -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
-    abandoned, live = postgres_cluster.make_cluster_dir(), postgres_cluster.make_cluster_dir()
+    abandoned, live, reused = (postgres_cluster.make_cluster_dir() for _ in range(3))
     (abandoned / "owner.pid").write_text(str(dead_pid))
-    (live / "owner.pid").write_text(str(os.getpid()))
+    (live / "owner.pid").write_text(f"{os.getpid()} {postgres_cluster.started_at(os.getpid())}")
+    # Its owner's pid now belongs to a process that started later (this one, here).
+    (reused / "owner.pid").write_text(f"{os.getpid()} 1")
     try:
-        assert abandoned in remove_abandoned_clusters()  # no pid file of a server: none is stopped
+        removed = remove_abandoned_clusters()  # no pid file of a server: none is stopped
 
         assert not abandoned.exists()
+        assert abandoned in removed
         assert live.exists()
+        if postgres_cluster.started_at(os.getpid()):  # where /proc tells when a process started
+            assert not reused.exists()
     finally:
-        subprocess.run(["rm", "-rf", str(abandoned), str(live)], check=True)
+        subprocess.run(["rm", "-rf", str(abandoned), str(live), str(reused)], check=True)

@@ -1,5 +1,6 @@
 """The run report: one line per recipe, after pytest's own failure report."""
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,28 @@ def test_a_very_quiet_run_has_no_report(project: pytest.Pytester) -> None:
     result = project.runpytest(*QUIET, "-qq")
 
     assert "cookbook run report" not in result.stdout.str()
+
+
+def test_a_server_problem_gets_a_short_line_at_the_end_and_its_fix_only_at_the_top(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for name in ("CI", "COOKBOOK_REQUIRE_POSTGRES", "COOKBOOK_POSTGRES_TMPDIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/nowhere")
+    (project.path / "recipes" / "some_recipe" / "test_db.py").write_text("def test_db(postgres_dsn):\n    pass\n")
+
+    result = project.runpytest(*QUIET)
+
+    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"postgres: DATABASE_URL unusable (database tests will fail): nothing listens at 127.0.0.1:{port} *",
+            "*= cookbook run report =*",
+            f"postgres: DATABASE_URL: nothing listens at 127.0.0.1:{port} (connection refused) "
+            "(database tests will fail)",
+        ]
+    )
+    assert result.stdout.str().count("Fix:") == 1

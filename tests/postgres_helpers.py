@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,3 +160,20 @@ def announce(name, *values):
     Path(name + ".tmp").write_text("\\n".join(str(v) for v in values) + "\\n")
     os.replace(name + ".tmp", name)
 """
+
+
+@contextlib.contextmanager
+def private_cluster_parent() -> Iterator[Path]:
+    """A directory of its own for the clusters a test makes: no other run's sweep looks there.
+
+    Made where clusters normally go, and open to all, since as root the server runs as
+    another user who must reach its files.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="cookbook-test-clusters-", dir=postgres_cluster.cluster_parents()[0]))
+    parent.chmod(0o755)
+    try:
+        yield parent
+    finally:
+        for base in parent.iterdir():
+            postgres_cluster.stop_by_pid_file(base)
+        shutil.rmtree(parent, ignore_errors=True)

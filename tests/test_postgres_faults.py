@@ -8,11 +8,9 @@ blocked; the signal is sent only then, so no test depends on timing.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,6 @@ from postgres_cluster import (
     new_name,
     query_once,
     remove_abandoned_clusters,
-    stop_by_pid_file,
     sweep_abandoned,
     with_database,
 )
@@ -42,6 +39,7 @@ from tests.postgres_helpers import (
     closed_port,
     database_names,
     make_sandbox,
+    private_cluster_parent,
     role_names,
     sessions_named,
     wait_until,
@@ -67,19 +65,8 @@ def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
 
 @pytest.fixture
 def cluster_parent() -> Iterator[Path]:
-    """A directory of its own for the clusters a test starts: no other test's sweep looks there.
-
-    Made where clusters normally go, and open to all, since as root the server runs as
-    another user who must reach its files.
-    """
-    parent = Path(tempfile.mkdtemp(prefix="cookbook-test-clusters-", dir=postgres_cluster.cluster_parents()[0]))
-    parent.chmod(0o755)
-    try:
+    with private_cluster_parent() as parent:
         yield parent
-    finally:
-        for base in parent.iterdir():
-            stop_by_pid_file(base)
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def sql(admin_dsn: str, statement: str) -> None:

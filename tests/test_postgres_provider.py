@@ -15,6 +15,7 @@ from tests.postgres_helpers import (
     closed_port,
     database_names,
     make_sandbox,
+    private_cluster_parent,
     run_databases,
 )
 
@@ -184,21 +185,21 @@ def test_server_binaries_are_found_through_the_configured_globs(
     assert postgres_cluster.find_server_bindir() is None
 
 
-def test_clusters_of_killed_runs_are_removed_and_live_ones_kept() -> None:
+def test_clusters_of_killed_runs_are_removed_and_live_ones_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
-    abandoned, live, reused = (postgres_cluster.make_cluster_dir() for _ in range(3))
-    (abandoned / "owner.pid").write_text(str(dead_pid))
-    (live / "owner.pid").write_text(f"{os.getpid()} {postgres_cluster.started_at(os.getpid())}")
-    # Its owner's pid now belongs to a process that started later (this one, here).
-    (reused / "owner.pid").write_text(f"{os.getpid()} 1")
-    try:
+    with private_cluster_parent() as parent:  # no other run's sweep looks there
+        monkeypatch.setenv(postgres_cluster.CLUSTER_DIRS_ENV, str(parent))
+        abandoned, live, reused = (postgres_cluster.make_cluster_dir() for _ in range(3))
+        (abandoned / "owner.pid").write_text(str(dead_pid))
+        (live / "owner.pid").write_text(f"{os.getpid()} {postgres_cluster.started_at(os.getpid())}")
+        # Its owner's pid now belongs to a process that started later (this one, here).
+        (reused / "owner.pid").write_text(f"{os.getpid()} 1")
+
         removed = remove_abandoned_clusters()  # no pid file of a server: none is stopped
 
-        assert not abandoned.exists()
         assert abandoned in removed
+        assert not abandoned.exists()
         assert live.exists()
         if postgres_cluster.started_at(os.getpid()):  # where /proc tells when a process started
             assert not reused.exists()
-    finally:
-        subprocess.run(["rm", "-rf", str(abandoned), str(live), str(reused)], check=True)

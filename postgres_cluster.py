@@ -488,7 +488,7 @@ class ThrowawayCluster:
         self.server: subprocess.Popen[bytes] | None = None
         self.base = make_cluster_dir()
         try:
-            (self.base / "owner.pid").write_text(f"{os.getpid()} {started_at(os.getpid())}".strip())
+            (self.base / "owner.pid").write_text(str(os.getpid()))
             if self.user is not None:
                 os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
         except BaseException:
@@ -612,12 +612,15 @@ def _end_child(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def started_at(pid: int) -> str:
-    """When process ``pid`` started (clock ticks since boot, from /proc), or "" where unknown."""
+def started_at(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (from /proc), or None where unknown."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
-    except (OSError, IndexError):
-        return ""
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+        lines = Path("/proc/stat").read_text().splitlines()
+        boot = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def alive(pid: int) -> bool:
@@ -671,12 +674,13 @@ def remove_abandoned_clusters() -> list[Path]:
             continue
         for base in found:
             try:
-                owner, *start = (base / "owner.pid").read_text().split()
-                pid = int(owner)
+                pid = int((base / "owner.pid").read_text())
+                written = (base / "owner.pid").stat().st_mtime
             except (OSError, ValueError):
                 continue  # being created, or not ours to judge
-            if alive(pid) and (not start or start[0] == started_at(pid) or not started_at(pid)):
-                continue  # its run is still going (not another process that got the same pid since)
+            started = started_at(pid)
+            if alive(pid) and (started is None or started <= written + 2):
+                continue  # its run is still going (and not a later process that was given the same pid)
             stop_by_pid_file(base)
             shutil.rmtree(base, ignore_errors=True)
             removed.append(base)

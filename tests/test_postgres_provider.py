@@ -192,14 +192,15 @@ def test_clusters_of_killed_runs_are_removed_and_live_ones_kept(monkeypatch: pyt
         monkeypatch.setenv(postgres_cluster.CLUSTER_DIRS_ENV, str(parent))
         abandoned, live, reused = (postgres_cluster.make_cluster_dir() for _ in range(3))
         (abandoned / "owner.pid").write_text(str(dead_pid))
-        (live / "owner.pid").write_text(f"{os.getpid()} {postgres_cluster.started_at(os.getpid())}")
+        (live / "owner.pid").write_text(str(os.getpid()))
         # Its owner's pid now belongs to a process that started later (this one, here).
-        (reused / "owner.pid").write_text(f"{os.getpid()} 1")
+        (reused / "owner.pid").write_text(str(os.getpid()))
+        os.utime(reused / "owner.pid", (0, 0))
 
         removed = remove_abandoned_clusters()  # no pid file of a server: none is stopped
 
         assert abandoned in removed
         assert not abandoned.exists()
         assert live.exists()
-        if postgres_cluster.started_at(os.getpid()):  # where /proc tells when a process started
+        if postgres_cluster.started_at(os.getpid()) is not None:  # where /proc tells when a process started
             assert not reused.exists()

@@ -14,6 +14,7 @@ import argparse
 import ast
 import concurrent.futures
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -121,6 +122,20 @@ def _usage_of(tree: ast.AST) -> _Usage:
     return usage
 
 
+def _plugin_args(tree: ast.AST) -> set[str]:
+    """Top-level modules a sandbox's command line loads with ``-p`` ("-p", "pytest_aiohttp.plugin")."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        items: list[ast.expr] = [node] if isinstance(node, ast.Constant) else []
+        if isinstance(node, ast.List | ast.Tuple):
+            items = node.elts
+        elif isinstance(node, ast.Call):
+            items = node.args
+        words = [w for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str) for w in i.value.split()]
+        found |= {b.split(".")[0] for a, b in itertools.pairwise(words) if a == "-p" and ":" not in b}
+    return found
+
+
 def _sandbox_sources(tree: ast.AST) -> Iterator[ast.Module]:
     """Python code held in string literals: what a test writes into its pytester sandbox."""
     for node in ast.walk(tree):
@@ -166,6 +181,7 @@ class Recipe:
             found = _usage_of(tree)
             code.imports |= found.imports
             code.fixtures |= found.fixtures
+            sandbox.imports |= _plugin_args(tree)
             for snippet in _sandbox_sources(tree):
                 found = _usage_of(snippet)
                 sandbox.imports |= found.imports

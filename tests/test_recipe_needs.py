@@ -1,0 +1,17 @@
+"""What a recipe needs installed, derived from its code (tools/common.py): what `make copy` prints."""
+
+from pathlib import Path
+
+from tools.common import Recipe
+
+
+def test_plugins_a_sandbox_loads_with_p_are_needs_and_blocked_ones_are_not(tmp_path: Path) -> None:
+    recipe = tmp_path / "a_recipe"
+    recipe.mkdir()
+    (recipe / "__init__.py").write_text("")
+    (recipe / "test_pitfalls.py").write_text(
+        'FAST = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin".split()\n'
+        'ARGS = ["-p", "xdist", "-p", "no:randomly", "-p", "hypothesispytest"]  # an entry-point name: no module\n'
+    )
+
+    assert Recipe(recipe).needs == ("pytest", "pytest-aiohttp", "pytest-asyncio", "pytest-xdist")

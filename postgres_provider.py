@@ -1,8 +1,10 @@
 """pytest plugin: a real PostgreSQL for the database tests, with zero set-up.
 
-Copy this file and ``postgres_cluster.py`` (which does the work, without pytest) next
-to your top-level ``conftest.py``, add ``pytest_plugins = ["postgres_provider"]`` there,
-and request ``postgres_dsn``. The server is found in this order:
+Copy this file and ``postgres_cluster.py`` (which does the work, without pytest) into a
+folder on pytest's ``pythonpath`` setting, add ``pytest_plugins = ["postgres_provider"]``
+to your top-level ``conftest.py``, and request ``postgres_dsn``; ``make copy`` prints both
+lines for your project's layout, and ``docs/postgres_dsn.md`` shows the other ways to
+provide the fixture. The server is found in this order:
 
 1. ``DATABASE_URL``, if set (CI services, your own server);
 2. the ``docker compose`` service of ``docker-compose.yml``, if it answers;

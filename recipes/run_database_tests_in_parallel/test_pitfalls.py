@@ -68,8 +68,9 @@ def test_two_workers_get_two_databases_and_leave_none_behind(
 @pytest.mark.asyncio
 async def test_a_role_without_createdb_cannot_make_worker_databases(postgres_admin_dsn: str) -> None:
     # A DATABASE_URL whose user may not create databases cannot give workers databases of their own.
-    role = f"no_createdb_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(postgres_admin_dsn)
+    # The provider's sweep drops a role of this name that a killed run left, unless a session bears its name.
+    role = f"cookbook_role_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(postgres_admin_dsn, server_settings={"application_name": role})
     try:
         await conn.execute(f"CREATE ROLE {role} NOLOGIN NOCREATEDB")
         await conn.execute(f"SET ROLE {role}")

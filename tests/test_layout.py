@@ -30,6 +30,8 @@ OVER_AIM: dict[str, str] = {
     "recipes/fuzz_a_handler_with_hypothesis/test_hardened_app.py": "five properties: three endpoints, two round trips",
     "recipes/test_async_subprocesses/run_command.py": "a program that cannot start is a domain error of its own",
     "recipes/test_async_subprocesses/test_run_command.py": "a program that cannot start is a domain error of its own",
+    "recipes/test_an_asgi_app_with_httpx/notes_api.py": "a JSON 413 by Content-Length and by count, as it streams",
+    "recipes/test_an_asgi_app_with_httpx/test_notes_api.py": "the body limit tested by length, by header, chunked",
 }
 SNIPPET = re.compile(r"^## The pattern\n.*?^```python\n(.*?)^```$", re.M | re.S)
 LINE_LINK = re.compile(r"\[([^\]]+)\]\(([^)#\s]+)#L(\d+)(?:-L(\d+))?\)")

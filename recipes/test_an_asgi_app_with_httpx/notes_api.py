@@ -2,9 +2,11 @@
 
 ``POST /notes`` takes ``{"title": ..., "body": ...}`` (body optional) and answers 201 with a ``Location``;
 ``GET /notes`` lists the notes, ``GET /notes/{id}`` serves one. The pool is opened at startup and closed
-at shutdown. Every error, Starlette's own 404 and 405 included, is JSON ``{"error": ...}``, never a 5xx.
+at shutdown. Every error, Starlette's own 404 and 405 and a body over 64 KiB (413) included, is JSON
+``{"error": ...}``, never a 5xx.
 """
 
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -23,11 +25,25 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS asgi_notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text, body text)"
 )
 COLUMNS = "id, title, body"
+MAX_BODY = 64 * 1024  # bytes; Starlette(max_body_size=...) would answer its 413 in plain text
 
 
 async def json_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # registered for HTTPException alone
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused with a 413 by its Content-Length, or while it arrives when there is none (chunked)."""
+    with contextlib.suppress(KeyError, ValueError):  # no Content-Length, or not a number: the count still holds
+        if int(request.headers["content-length"]) > MAX_BODY:
+            raise HTTPException(413)  # before a byte is read
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk  # in place: a client sending one byte at a time costs no more
+        if len(body) > MAX_BODY:
+            raise HTTPException(413)
+    return bytes(body)
 
 
 class Notes(HTTPEndpoint):
@@ -37,7 +53,7 @@ class Notes(HTTPEndpoint):
 
     async def post(self, request: Request) -> JSONResponse:
         try:  # the one place the body is decoded: UTF-8, then JSON, then the way back
-            data: Any = json.loads((await request.body()).decode())
+            data: Any = json.loads((await read_body(request)).decode())
             json.dumps(data, allow_nan=False, ensure_ascii=False).encode()  # NaN, Infinity, a lone "\ud800"
         except (ValueError, RecursionError):  # RecursionError: hostile nesting such as [[[[...
             raise HTTPException(400, "request body is not valid JSON") from None

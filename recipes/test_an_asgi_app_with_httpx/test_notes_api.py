@@ -1,6 +1,7 @@
 """Drive a Starlette app through httpx's ASGITransport, its lifespan run by asgi-lifespan: a fresh app per test."""
 
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,9 @@ from starlette.applications import Starlette
 from .notes_api import SCHEMA, create_app
 
 pytestmark = pytest.mark.asyncio
+LIMIT = 64 * 1024  # the app's MAX_BODY, written out: a changed limit fails the boundary tests
+# The reason phrase: "Request Entity Too Large" up to Python 3.12, "Content Too Large" from 3.13.
+TOO_LARGE = {"error": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase}
 
 
 @pytest.fixture
@@ -62,8 +66,8 @@ async def test_malformed_json_is_400_with_a_json_error(client: httpx.AsyncClient
     assert await app.state.pool.fetchval("SELECT count(*) FROM asgi_notes") == 0
 
 
-async def test_state_lives_on_app_state_for_the_apps_lifetime(client: httpx.AsyncClient, app: Starlette) -> None:
-    await client.post("/notes", json={"title": "kept"})
+async def test_a_created_note_is_a_row_in_the_lifespans_pool(client: httpx.AsyncClient, app: Starlette) -> None:
+    assert (await client.post("/notes", json={"title": "kept"})).status_code == 201
 
     pool: asyncpg.Pool = app.state.pool  # the pool the lifespan opened; app.state is untyped, so say what it is
     assert [dict(row) for row in await pool.fetch("SELECT * FROM asgi_notes")] == [
@@ -100,6 +104,39 @@ async def test_a_note_without_a_title_or_with_a_non_text_body_is_422(
     response = await client.post("/notes", json=payload)
     assert response.status_code == 422
     assert response.json() == {"error": "a note needs a non-blank title and a text body"}
+    assert await app.state.pool.fetchval("SELECT count(*) FROM asgi_notes") == 0
+
+
+def note_of(size: int) -> bytes:  # a note's JSON, exactly size bytes long
+    head, tail = b'{"title": "big", "body": "', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+async def test_a_body_of_the_limit_passes_and_one_byte_more_is_413(client: httpx.AsyncClient, app: Starlette) -> None:
+    assert (await client.post("/notes", content=note_of(LIMIT))).status_code == 201
+    response = await client.post("/notes", content=note_of(LIMIT + 1))
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+    assert await app.state.pool.fetchval("SELECT count(*) FROM asgi_notes") == 1
+
+
+async def test_a_content_length_over_the_limit_is_413_before_the_body_is_read(client: httpx.AsyncClient) -> None:
+    headers = {"Content-Length": str(LIMIT + 1)}  # over a small body: refused by the header alone
+    response = await client.post("/notes", content=b'{"title": "small"}', headers=headers)
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+
+
+# No Content-Length: an async iterable goes chunked; or one that is not a number, which only an in-process
+# transport lets through (a server's HTTP parser answers it with a 400).
+@pytest.mark.parametrize("headers", [{}, {"Content-Length": "lots"}], ids=["chunked", "not-a-number"])
+async def test_a_body_without_a_usable_length_is_413_as_it_arrives(
+    client: httpx.AsyncClient, app: Starlette, headers: dict[str, str]
+) -> None:
+    async def chunks(body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    response = await client.post("/notes", content=chunks(note_of(LIMIT + 1)), headers=headers)
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
     assert await app.state.pool.fetchval("SELECT count(*) FROM asgi_notes") == 0
 
 

@@ -71,7 +71,7 @@ lock: ## Re-resolve the newest allowed versions into requirements.lock
 	rm -rf $(VENV)-lock
 
 clean: ## Remove the venvs, caches and mutation workspaces
-	rm -rf $(VENV) $(VENV)-3.* $(VENV)-copy $(VENV)-migration .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.* $(VENV)-copy $(VENV)-migration $(VENV)-compat $(VENV)-canary .pytest_cache .mypy_cache .ruff_cache
 
 # --- benchmarks (make bench) ---
 # Side-by-side timings of the recommended patterns against the naive ones (bench/),
@@ -89,10 +89,10 @@ bench: $(STAMP) ## Time recommended vs naive patterns and the suite (full run: d
 # mutate run over every recipe rewrites its table in docs/verification.md (and docs/results/).
 RECIPES ?=
 SEED ?=
-CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check
-.PHONY: check test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check mutate soak copy
+CHECK_GATES := lint test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check compat-smoke
+.PHONY: check test-strict test-uvloop test-random test-parallel coverage copy-check test-pythons migration-check compat-smoke mutate soak copy
 
-check: $(STAMP) ## Every CI gate: lint, 4 suite variants, coverage, copy-check, test-pythons, migration-check
+check: $(STAMP) ## Every CI gate: lint, 4 suite variants, coverage, copy-check, test-pythons, migration-check, compat-smoke
 	@failed=(); summary=""; started=$$(date +%s); \
 	for gate in $(CHECK_GATES); do \
 	  echo "=== make $$gate"; t=$$(date +%s); \
@@ -131,6 +131,9 @@ test-pythons: $(STAMP) ## The suite on every CPython >= 3.11 here (.venv-3.X fro
 migration-check: $(STAMP) ## The migration recipe: its 0.21/0.23 suites on those versions, its 1.x code on the lock
 	$(BIN)/python -m tools.migration_check
 
+compat-smoke: $(STAMP) ## Each recipe on the lowest versions pyproject.toml allows, and on the lock
+	$(BIN)/python -m tools.compat --smoke $(RECIPES)
+
 mutate: $(STAMP) ## Mutation testing per recipe, >= 90% killed (about 6 min; not in check; full run: docs/)
 	$(BIN)/python -m tools.mutate $(RECIPES)
 
@@ -141,3 +144,13 @@ soak: $(STAMP) ## The suite 20 times in random orders, failures with seeds (abou
 copy: ## Copy one recipe into your project: make copy RECIPE=<name> DEST=/path/to/your_project/tests
 	@test -n "$(RECIPE)" -a -n "$(DEST)" || { echo "usage: make copy RECIPE=<name> DEST=/path/to/your_project/tests"; exit 2; }
 	@$(PYTHON) -m tools.copy_recipe "$(RECIPE)" "$(DEST)"
+
+# --- versions (make compat, make canary) ---
+# Neither is in `make check`: compat-smoke is. A full compat run rewrites docs/compatibility.md,
+# docs/results/compat.json and every recipe README's Works-with line; RECIPES="a b" only prints.
+.PHONY: compat canary
+compat: $(STAMP) ## Every recipe on a matrix of versions (about 10 min; full run: docs/compatibility.md)
+	$(BIN)/python -m tools.compat $(RECIPES)
+
+canary: $(STAMP) ## Every recipe on the newest releases, pre-releases included (about a minute)
+	$(BIN)/python -m tools.canary $(RECIPES)

@@ -320,16 +320,18 @@ def declared_floors() -> dict[str, str]:
 # --- the page ---
 
 
-def _cell_text(entry: dict[str, Any] | None, notes: dict[str, int], reasons: dict[str, str]) -> str:
+def _cell_text(
+    recipe: str, entry: dict[str, Any] | None, notes: dict[tuple[str, str], int], reasons: dict[str, str]
+) -> str:
     if entry is None:
         return ""
     status = entry["status"]
     if status == "pass":
-        return "pass"
+        return "pass (flaky)" if entry.get("flaky") else "pass"
     if status == "n/a":
         letter = reasons.setdefault(entry["reason"], chr(ord("a") + len(reasons)))
         return f"n/a ({letter})"
-    number = notes.setdefault(entry["detail"], len(notes) + 1)
+    number = notes.setdefault((recipe, entry["detail"]), len(notes) + 1)
     return f"{status} [{number}]"
 
 
@@ -340,11 +342,11 @@ def column_label(column: dict[str, Any]) -> str:
 def render_markdown(results: dict[str, Any]) -> str:
     """The matrix in docs/compatibility.md, from docs/results/compat.json."""
     columns = [c for c in results["columns"] if not c.get("missing")]
-    notes: dict[str, int] = {}
+    notes: dict[tuple[str, str], int] = {}
     reasons: dict[str, str] = {}
     rows = []
     for name, recipe in sorted(results["recipes"].items()):
-        rows.append([f"`{name}`", *(_cell_text(recipe["cells"].get(c["key"]), notes, reasons) for c in columns)])
+        rows.append([f"`{name}`", *(_cell_text(name, recipe["cells"].get(c["key"]), notes, reasons) for c in columns)])
     passing = [
         sum(recipe["cells"].get(c["key"], {}).get("status") == "pass" for recipe in results["recipes"].values())
         for c in columns
@@ -376,7 +378,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [f"- ({letter}) {reason}" for reason, letter in reasons.items()]
     if notes:
         lines += ["", "Failures, first error line:", ""]
-        lines += [f"{number}. {detail}" for detail, number in notes.items()]
+        lines += [f"{number}. `{recipe}`: {detail}" for (recipe, detail), number in notes.items()]
+    flaky = [
+        f"`{name}` in {key}: {entry['flaky']}" for name, recipe in sorted(results["recipes"].items())
+        for key, entry in recipe["cells"].items() if entry.get("flaky")
+    ]  # fmt: skip
+    if flaky:
+        lines += ["", "Flaky (failed, then passed when run again; first failure):", ""]
+        lines += [f"- {line}" for line in flaky]
     surprises = [
         f"`{name}` in {key}" for name, recipe in sorted(results["recipes"].items())
         for key, entry in recipe["cells"].items() if entry.get("declared_na_but_passed")
@@ -387,35 +396,41 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 def render_floors(results: dict[str, Any]) -> str:
-    """The proven floors and what each recipe needs beyond them."""
+    """The proven floors, the recipes that set each one, and the recipes that also work below them."""
     found = floors(results)
-    lines = [
-        "The lowest versions on which every recipe passes (`pyproject.toml` declares these as its `>=` bounds):",
-        "",
-        doc_tables.markdown_table(
-            ["package", "floor"], [[p, found.get(p, "none of the versions tested")] for p in VARIED]
-        ),
-        "",
-        "Recipes that work on older versions than the floor name them in their README's **Works with** line. "
-        "What each recipe needs beyond the floor:",
-        "",
-    ]
-    beyond = []
+    rows, below = [], []
+    for group in VARIED:
+        floor = found.get(group)
+        lows = {name: recipe_range(results, name, group) for name in results["recipes"]}
+        oldest = min((v for _, v in group_versions(results, group)), key=Version, default=None)
+        if floor is None:
+            rows.append([group, "none of the versions tested", ""])
+            continue
+        set_by = sorted(name for name, low in lows.items() if low and low[0] == floor) if floor != oldest else []
+        rows.append([group, floor, ", ".join(f"`{name}`" for name in set_by) or "every recipe passes on the oldest"])
     for name in sorted(results["recipes"]):
-        needs = []
-        for group in ("pytest-asyncio", "pytest", "aiohttp", "pytest-aiohttp", "python"):
-            found_range = recipe_range(results, name, group)
-            if found_range is None:
-                continue
-            floor = found.get(group)
-            lowest_tested = min((v for _, v in group_versions(results, group)), key=Version, default=None)
-            if floor and Version(found_range[0]) > Version(floor):
-                needs.append(f"{group} {minor(found_range[0])}")
-            elif group == "python" and lowest_tested and Version(found_range[0]) > Version(lowest_tested):
-                needs.append(f"Python {minor(found_range[0])}")
-        if needs:
-            beyond.append(f"- `{name}`: {', '.join(needs)}")
-    lines += beyond or ["- none: every recipe passes on the floor"]
+        older = []
+        needs = set(results["recipes"][name]["needs"])
+        for group in VARIED:
+            if group in ("aiohttp", "pytest-aiohttp") and group not in needs:
+                continue  # passing where it does not matter says nothing
+            low = recipe_range(results, name, group)
+            if low and group in found and Version(low[0]) < Version(found[group]):
+                older.append(f"{group} {minor(low[0])}")
+        if older:
+            below.append(f"- `{name}`: {', '.join(older)}")
+    lines = [
+        "The lowest versions on which every recipe passes; `pyproject.toml` declares them as its `>=` bounds. "
+        "No recipe needs more than these: each floor is what its most demanding recipes need, and the "
+        "last column names them.",
+        "",
+        doc_tables.markdown_table(["package", "floor", "set by (these fail on the next older version)"], rows),
+        "",
+        "Recipes that also pass on versions older than the floor (the oldest tested; each README's "
+        "**Works with** line has the whole range):",
+        "",
+        *(below or ["- none"]),
+    ]
     return "\n".join(lines)
 
 
@@ -599,11 +614,19 @@ def run_pytest(env: Env, ini: Path, recipes: Sequence[Recipe], dsn: str | None) 
 
 
 def run_cell(recipe: Recipe, env: Env, ini: Path, dsn: str | None) -> dict[str, Any]:
+    """The recipe's run in the column; a failure is run once more, and a pass then is a flaky pass."""
     if env.python is None or env.error:
         return {"status": "no install", "reason": "", "detail": env.error, "summary": "", "seconds": 0.0}
     started = time.monotonic()
+    reason = not_applicable(recipe, env)
     returncode, output = run_pytest(env, ini, [recipe], dsn)
-    return cell(returncode, output, not_applicable(recipe, env), time.monotonic() - started)
+    entry = cell(returncode, output, reason, time.monotonic() - started)
+    if entry["status"] == "fail":
+        again = cell(*run_pytest(env, ini, [recipe], dsn), reason, time.monotonic() - started)
+        if again["status"] == "pass":
+            again["flaky"] = entry["detail"]  # what the first run failed with
+        entry = again
+    return entry
 
 
 def smoke(envs: Sequence[Env], inis: dict[str, Path], recipes: Sequence[Recipe], jobs: int) -> int:
@@ -764,6 +787,8 @@ def report(results: dict[str, Any]) -> None:
         for key, entry in recipe["cells"].items():
             if entry["status"] == "fail":
                 print(f"\nFAIL {name} on {key}: {entry['detail']} ({entry['summary']})")
+            if entry.get("flaky"):
+                print(f"\nflaky {name} on {key}: failed, then passed when run again: {entry['flaky']}")
             if entry.get("declared_na_but_passed"):
                 print(f"\nnote {name} on {key}: declared n/a ({entry['reason']}) but passed")
 

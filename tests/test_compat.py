@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.version import Version
 
 from tools import canary, compat, doc_tables
-from tools.common import Recipe, all_recipes
+from tools.common import ROOT, Recipe, all_recipes
 
 D = compat.DASH  # the en dash between the ends of a range
 
@@ -327,3 +328,15 @@ def test_the_smoke_installs_the_floors_pyproject_declares() -> None:
     floor, lock = compat.smoke_columns()
     assert lock.group == "lock"
     assert set(floor.pins) == {f"{name}=={version}" for name, version in compat.declared_floors().items()}
+
+
+def test_the_canary_workflow_runs_weekly_and_only_fails() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "canary.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the bare key `on` as True
+    assert [entry["cron"] for entry in triggers["schedule"]] == ["17 5 * * 1"]
+    assert "workflow_dispatch" in triggers
+    steps = workflow["jobs"]["canary"]["steps"]
+    assert any("make canary" in step.get("run", "") for step in steps)
+    text = (ROOT / ".github" / "workflows" / "canary.yml").read_text()
+    assert "issues: write" not in text
+    assert "gh issue" not in text, "the canary fails the run; it opens nothing"

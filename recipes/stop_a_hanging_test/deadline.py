@@ -35,21 +35,23 @@ def with_deadline(
         stuck: list[str] = []
         deadline = asyncio.timeout(None)
 
-        def expire() -> None:
-            stuck.append(where_tasks_wait())  # first, while each task still waits where it got stuck
+        def expire() -> None:  # first the report, while each task still waits where it got stuck
+            stuck.append(f"{name} did not finish within {seconds:g} s. {where_tasks_wait()}")
             deadline.reschedule(loop.time())  # then asyncio.timeout cancels the test
 
         watchdog = loop.call_later(seconds, expire)
         try:
             async with deadline:
                 await test(*args, **kwargs)
-        except TimeoutError:
+        except Exception as exc:
             if not stuck:
-                raise  # the test's own TimeoutError: not this deadline's doing
+                raise  # the test's own error, a TimeoutError too: not this deadline's doing
+            if not isinstance(exc, TimeoutError):  # the test caught the cancellation and raised another error
+                raise pytest.fail.Exception(stuck[0]) from exc  # its traceback first, then the report
         finally:
             watchdog.cancel()
-        if stuck:  # also when the test caught the cancellation and returned
-            pytest.fail(f"{name} did not finish within {seconds:g} s. {stuck[0]}", pytrace=False)
+        if stuck:  # the deadline's TimeoutError, or a test that caught the cancellation and returned
+            pytest.fail(stuck[0], pytrace=False)
 
     return run
 

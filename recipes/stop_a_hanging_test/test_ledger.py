@@ -91,6 +91,21 @@ async def test_a_test_that_swallows_the_cancellation_still_fails_at_its_deadline
         await with_deadline(stubborn, TINY, "test_stubborn")()
 
 
+async def test_a_test_that_turns_the_cancellation_into_another_error_still_gets_the_report() -> None:
+    async def cleans_up_badly() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # the bug: a cleanup that fails while the test is cancelled
+            raise RuntimeError("cleanup failed") from None
+
+    with pytest.raises(pytest.fail.Exception, match=r"^test_cleanup did not finish within 0\.05 s\. Where") as excinfo:
+        await with_deadline(cleans_up_badly, TINY, "test_cleanup")()
+
+    innermost = calls_per_task(str(excinfo.value))["test_cleanup"][-1]
+    assert re.fullmatch(r"test_ledger\.py:\d+ in cleans_up_badly: await asyncio\.Event\(\)\.wait\(\)", innermost)
+    assert pytest.RaisesExc(RuntimeError, match=r"^cleanup failed$").matches(excinfo.value.__cause__)
+
+
 async def test_a_transfer_to_the_same_account_is_refused_instead_of_waiting_on_its_own_lock(ledger: Ledger) -> None:
     with pytest.raises(ValueError, match=r"^cannot transfer from 'alice' to itself$"):
         await ledger.transfer("alice", "alice", 5)

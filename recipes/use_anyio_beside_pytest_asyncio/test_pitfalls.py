@@ -219,11 +219,11 @@ def test_strict_mode_keeps_the_plugins_apart_and_fixture_scopes_must_nest(sandbo
             "*_ ERROR at setup of test_server[[]asyncio[]] _*",
             "ScopeMismatch: You tried to access the module scoped fixture anyio_backend "
             "with a session scoped request object. Requesting fixture stack:",
-            # pytest 9.1+ then trips over the failed fixture's leftovers (pytest issue 14800).
-            "*_ ERROR at setup of test_server[[]trio[]] _*",
-            "AssertionError",
         ]
     )
+    # The [trio] copy errors too. pytest 9.1+ trips over the failed fixture's leftovers there, a bare
+    # AssertionError (pytest issue 14800); once that is fixed, expect the same ScopeMismatch.
+    result.stdout.re_match_lines([r"_+ ERROR at setup of test_server\[trio\] _+$", r"(AssertionError|ScopeMismatch: )"])
 
 
 def test_without_the_anyio_plugin_its_fixture_is_not_found(
@@ -238,12 +238,17 @@ def test_without_the_anyio_plugin_its_fixture_is_not_found(
     result.stdout.fnmatch_lines(["E       fixture 'anyio_backend' not found"])
 
 
-def test_anyio_auto_mode_beside_pytest_asyncio_auto_mode_stops_the_run(pytester: pytest.Pytester) -> None:
+def test_anyio_auto_mode_beside_pytest_asyncio_auto_mode_stops_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeini(SANDBOX_INI)
     pytester.makepyfile("async def test_nothing():\n    pass\n")
-    # Entry points this time: anyio looks pytest-asyncio up by its entry point name.
-    others = ("randomly", "xdist", "hypothesispytest", "aiohttp", "cacheprovider", "timeout", "time_machine")
-    result = pytester.runpytest("-o", "asyncio_mode=auto", "-o", "anyio_mode=auto", *[f"-pno:{p}" for p in others])
+    # anyio looks pytest-asyncio up by its entry point name, so load it by that name: `-p asyncio` also names the
+    # standard library's asyncio, imported already, and pytest warns it cannot rewrite it (an error here).
+    plugins = ["-p", "asyncio", "-p", "anyio", "-p", "no:cacheprovider"]
+    quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    result = pytester.runpytest(*plugins, *quiet, "-o", "asyncio_mode=auto", "-o", "anyio_mode=auto")
 
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stderr.fnmatch_lines(

@@ -113,9 +113,17 @@ The conflict is caused by:
     pytest-aiohttp 1.1.1 depends on aiohttp>=3.11.0
 """
     assert compat.conflicting_packages(output) == {"aiohttp", "multidict", "pytest-aiohttp"}
-    assert compat.pip_error("noise\nERROR: No matching distribution found for x==9\n") == (
-        "ERROR: No matching distribution found for x==9"
+    assert compat.conflict_causes(output) == (
+        "aiohttp 3.12.15 depends on multidict<7.0 and >=4.5; The user requested (constraint) multidict==7.2.1; "
+        "pytest-aiohttp 1.1.1 depends on aiohttp>=3.11.0"
     )
+    missing = (
+        "ERROR: Ignored the following yanked versions: 0.22.0\n"
+        "ERROR: Could not find a version that satisfies the requirement x==9 (from versions: 1.0)\n"
+        "ERROR: No matching distribution found for x==9\n"
+    )
+    assert compat.pip_error(missing) == "ERROR: No matching distribution found for x==9"
+    assert compat.pip_error(output).startswith("ERROR: Cannot install aiohttp==3.12.15")
 
 
 def test_the_ini_leaves_out_options_the_columns_pytest_asyncio_predates() -> None:

@@ -184,9 +184,13 @@ def first_error(output: str) -> str:
 
 
 def pip_error(text: str) -> str:
-    """pip's own ERROR line (the first one), else the last line it printed."""
+    """pip's ERROR line that says what failed (a missing version before a conflict), else its last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return next((line for line in lines if line.startswith("ERROR:")), lines[-1] if lines else "pip failed")
+    errors = [line for line in lines if line.startswith("ERROR:") and "Ignored the following" not in line]
+    for wanted in ("No matching distribution", "Could not find a version", "Cannot install"):
+        if found := next((line for line in errors if wanted in line), None):
+            return found
+    return errors[0] if errors else lines[-1] if lines else "pip failed"
 
 
 CONFLICT_NAMES = (
@@ -204,6 +208,12 @@ def conflicting_packages(pip_output: str) -> set[str]:
             for group in match.groups():
                 names |= {requirement_name(part) for part in re.split(r",| and ", group) if part.strip()}
     return {name for name in names if name}
+
+
+def conflict_causes(pip_output: str) -> str:
+    """The lines under pip's "The conflict is caused by:", joined: which package wants what."""
+    found = re.search(r"The conflict is caused by:\n((?:[ \t]+\S.*\n?)+)", pip_output)
+    return "; ".join(line.strip() for line in found.group(1).splitlines()) if found else ""
 
 
 def cell(returncode: int, output: str, na_reason: str, seconds: float) -> dict[str, Any]:
@@ -516,7 +526,7 @@ def build_side_venv(column: Column, path: Path) -> Env:
         env.released = json.loads(released_file.read_text())
         return env
     released: list[str] = []
-    packages = [*project_packages(), *column.pins]
+    packages = [*(p for p in project_packages() if requirement_name(p) not in pinned), *column.pins]
     for _ in range(6):
         constraints = "\n".join(line for line in lock_lines() if requirement_name(line) not in pinned | set(released))
         error = build_venv(path, packages, constraints + "\n")
@@ -529,7 +539,10 @@ def build_side_venv(column: Column, path: Path) -> Env:
         if not more:
             break
         released += more
-    env.error = f"pip could not install {' '.join(column.pins)}: {pip_error(error)}"
+    causes = conflict_causes(explain(path, packages))
+    env.error = f"pip could not install {' '.join(column.pins)}: {pip_error(error)}" + (
+        f" ({causes})" if causes else ""
+    )
     return env
 
 

@@ -4,9 +4,9 @@ Each recipe's folder runs as its own pytest run in every column of a matrix:
 
 - pytest-asyncio 0.23 to 1.4 (newest patch of each minor), each with the newest pytest its
   metadata allows (``Requires-Dist: pytest<9`` up to 1.2, ``<10`` in 1.3, no cap from 1.4);
-- pytest 8.4 under the locked pytest-asyncio (1.4 and later need pytest >= 8.4);
-- aiohttp 3.9, 3.12 and 3.13, with a pytest-aiohttp that fits (1.1 needs aiohttp >= 3.11);
-- pytest-aiohttp 1.0 under the locked aiohttp;
+- pytest 8.4 and 9.0 under the locked pytest-asyncio (1.4 and later need pytest >= 8.4);
+- aiohttp 3.9, 3.12, 3.13 and 3.14.0, with a pytest-aiohttp that fits (1.1 needs aiohttp >= 3.11);
+- pytest-aiohttp 1.0 and 1.1.0 under the locked aiohttp;
 - the lock itself (.venv), and the lock on every other CPython >= 3.11 found here
   (the venvs of ``make test-pythons``).
 
@@ -18,7 +18,9 @@ and the install is tried again; the column records what it released. The venvs l
 
 The cookbook's pytest settings ([tool.pytest] in pyproject.toml, which pytest reads only from
 9.0 on) are handed to every run as an ini file, less the options the column's pytest-asyncio
-predates. A cell is ``pass``, ``fail`` (with the first error line), ``n/a`` (the recipe uses a
+predates, and with pytest-timeout's ``--timeout`` so a hang fails its test instead of stalling
+the matrix. A failed run is run once more (a pass then is shown as flaky). A cell is ``pass``,
+``fail`` (with the first error line), ``n/a`` (the recipe uses a
 feature the column's versions lack: FEATURES below says which, and the run still happens, so
 a declaration that no longer holds is reported), or ``no install`` (pip's error line).
 
@@ -27,7 +29,7 @@ A full run writes docs/results/compat.json, the tables in docs/compatibility.md,
 the results). ``--smoke`` runs only the lowest versions pyproject.toml allows (all at once)
 and the lock, and writes nothing: it is the gate in ``make check``.
 
-    python -m tools.compat [--jobs N] [--smoke] [--render] [RECIPE ...]
+    python -m tools.compat [--jobs N] [--smoke] [--render] [--columns "KEY,..."] [RECIPE ...]
 """
 
 from __future__ import annotations
@@ -74,7 +76,6 @@ PAGE = doc_tables.DOCS / "compatibility.md"
 RESULTS_FILE = doc_tables.RESULTS / "compat.json"
 MARKER = "compat"
 FLOORS_MARKER = "compat-floors"
-COMMAND = "make compat"
 # A hang is a failure, not a stuck matrix: pytest-timeout (in the test group) fails the test that
 # hangs, with its traceback; a run that outlives RUN_TIMEOUT all the same is killed.
 TEST_TIMEOUT, RUN_TIMEOUT = 60, 300

@@ -8,7 +8,15 @@ from pytest_aiohttp import AiohttpServer
 pytest_plugins = ["pytester"]
 
 # The sandbox loads only the plugins it names: nothing else installed can change its outcome.
-FAST = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin -p no:cacheprovider".split()
+FAST = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def test_a_session_fixture_that_never_closes_fails_another_test(pytester: pytest.Pytester) -> None:

@@ -15,7 +15,15 @@ from .upstream_client import BadResponse, UpstreamClient
 pytest_plugins = ["pytester"]
 
 # The sandbox loads only the plugins it names: nothing else installed can change its outcome.
-FAST = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin -p no:cacheprovider".split()
+FAST = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def test_a_retry_loop_that_catches_only_client_error_lets_a_timeout_escape(pytester: pytest.Pytester) -> None:

@@ -8,7 +8,15 @@ pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).parent
 # The sandbox loads only the plugins it names: nothing else installed can change its outcome.
-LEAN = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin -p no:cacheprovider".split()
+LEAN = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def old_project(pytester: pytest.Pytester, before: str, *, ini: str = "", conftest: bool = True) -> None:

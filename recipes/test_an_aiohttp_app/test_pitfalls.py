@@ -8,7 +8,15 @@ from pytest_aiohttp import AiohttpClient
 pytest_plugins = ["pytester"]
 
 # The sandbox loads only the plugins it names: nothing else installed can change its outcome.
-FAST = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin -p no:cacheprovider".split()
+FAST = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def test_the_doc_client_fixture_is_an_error_in_strict_mode(pytester: pytest.Pytester) -> None:

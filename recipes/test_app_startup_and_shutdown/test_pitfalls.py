@@ -8,7 +8,15 @@ from aiohttp import web
 pytest_plugins = ["pytester"]
 
 # The sandbox loads only the plugins it names: nothing else installed can change its outcome.
-FAST = "--disable-plugin-autoload -p pytest_asyncio.plugin -p pytest_aiohttp.plugin -p no:cacheprovider".split()
+FAST = [
+    "--disable-plugin-autoload",
+    "-p",
+    "pytest_asyncio.plugin",
+    "-p",
+    "pytest_aiohttp.plugin",
+    "-p",
+    "no:cacheprovider",
+]
 
 
 def test_a_startup_failure_inside_aiohttp_client_leaks_a_client_session(pytester: pytest.Pytester) -> None:

@@ -122,6 +122,21 @@ def test_settings_the_project_has_are_named_not_repeated(tmp_path: Path, capsys:
     assert "pythonpath = tests\n" not in out
 
 
+def test_loop_scopes_the_project_sets_are_not_printed_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Pasting a TOML key twice stops pytest: "Cannot overwrite a value".
+    write(tmp_path / "pyproject.toml", '[tool.pytest]\nasyncio_default_fixture_loop_scope = "function"\n')
+
+    out = printed(capsys, DATABASE_RECIPE, tmp_path / "tests")
+
+    assert 'asyncio_default_fixture_loop_scope = "function"' not in out
+    assert 'asyncio_default_test_loop_scope = "function"' in out
+    both = (
+        '[tool.pytest]\nasyncio_default_fixture_loop_scope = "function"\nasyncio_default_test_loop_scope = "function"\n'
+    )
+    write(tmp_path / "pyproject.toml", both)
+    assert "both loop scopes are set already" in printed(capsys, "await_a_coroutine", tmp_path / "other")
+
+
 def test_without_pytest_settings_the_project_file_marks_the_rootdir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

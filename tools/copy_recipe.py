@@ -155,6 +155,10 @@ PYTEST_SETTINGS = [
 def settings_lines(recipe: Recipe, project: Project) -> list[str]:
     """What to add to the project's pytest section."""
     lines = [line.replace('"', "") if project.ini_style else line for line in PYTEST_SETTINGS]
+    # A key set twice is an error in TOML ("Cannot overwrite a value"): name only what is missing.
+    lines = [line for line in lines if not project.has_setting(line.split(" = ")[0]) or line.startswith("#")]
+    if len(lines) == 1:
+        lines = ["# (both loop scopes are set already: nothing to add for them)"]
     if recipe.uses_postgres:
         lines += [f"# where {PLUGIN}.py is: it imports by that name in any layout", provider_setting(project)]
     return lines
@@ -176,7 +180,7 @@ def conftest_line(project: Project) -> str:
 def instructions(recipe: Recipe, dest: Path) -> str:
     project = find_project(dest)
     steps = [
-        f"1. Install what it needs:\n     {install_command(recipe)}",
+        f"1. Install what it needs, into the venv your project tests with:\n     {install_command(recipe)}",
         f"2. pytest settings: add to the {project.section} section of {project.settings}\n"
         f"   ({project.found}):\n     " + "\n     ".join(settings_lines(recipe, project)),
     ]

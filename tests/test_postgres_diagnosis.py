@@ -28,17 +28,12 @@ from postgres_cluster import (
     query_once,
     with_database,
 )
-from tests.postgres_helpers import QUIET, closed_port, make_sandbox, with_server_binaries
+from tests.postgres_helpers import QUIET, closed_port, with_server_binaries
 
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 PASSWORD = "the-right-one"
 SEE_HEADER = "see the `postgres:` line at the top of the run"
-
-
-@pytest.fixture
-def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
-    return make_sandbox(pytester, monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")

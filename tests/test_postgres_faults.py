@@ -29,7 +29,6 @@ from postgres_cluster import (
     sweep_abandoned,
     with_database,
 )
-from postgres_provider import provider_key
 from tests.postgres_helpers import (
     ANNOUNCE,
     QUIET,
@@ -38,7 +37,6 @@ from tests.postgres_helpers import (
     child_run,
     closed_port,
     database_names,
-    make_sandbox,
     private_cluster_parent,
     role_names,
     sessions_named,
@@ -49,18 +47,6 @@ from tests.postgres_helpers import (
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 INTERRUPTED = {signal.SIGINT: 2, signal.SIGTERM: -signal.SIGTERM}  # pytest's "Interrupted"; death by SIGTERM
-
-
-@pytest.fixture
-def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
-    return make_sandbox(pytester, monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
-    server = request.config.stash[provider_key].resolve()
-    assert server is not None
-    return server.admin_dsn
 
 
 @pytest.fixture

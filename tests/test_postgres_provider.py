@@ -9,29 +9,15 @@ import pytest
 
 import postgres_cluster
 from postgres_cluster import remove_abandoned_clusters, with_database
-from postgres_provider import provider_key
 from tests.postgres_helpers import (
     QUIET,
     closed_port,
     database_names,
-    make_sandbox,
     private_cluster_parent,
     run_databases,
 )
 
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
-
-
-@pytest.fixture
-def sandbox(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
-    return make_sandbox(pytester, monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def admin_dsn(request: pytest.FixtureRequest, postgres_dsn: str) -> str:
-    server = request.config.stash[provider_key].resolve()
-    assert server is not None
-    return server.admin_dsn
 
 
 def test_no_server_skips_with_one_message_naming_the_fixes(sandbox: pytest.Pytester) -> None:

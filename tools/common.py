@@ -62,8 +62,6 @@ IMPORT_PACKAGES = {
     "time_machine": "time-machine",
     "pytest_timeout": "pytest-timeout",
 }
-# Packages installed with an extra wherever a venv is built: SQLAlchemy's asyncio support needs greenlet.
-INSTALL_EXTRAS = {"sqlalchemy": "sqlalchemy[asyncio]"}
 # Fixtures that a plugin provides without being imported -> that plugin's package.
 FIXTURE_PACKAGES = {
     "aiohttp_client": "pytest-aiohttp",
@@ -280,13 +278,19 @@ def postgres_server(needed: bool) -> Iterator[str | None]:
         provider.close()
 
 
+def with_extras(package: str) -> str:
+    """The package with the extras pyproject.toml asks for ('sqlalchemy' -> 'sqlalchemy[asyncio]'), else as given."""
+    extras = re.match(r"[^\[;<>=!~\s]+(\[[^\]]+\])", declared_requirements().get(package, ""))
+    return package + extras.group(1) if extras else package
+
+
 def build_venv(path: Path, packages: Sequence[str], constraints: str) -> str:
     """A venv at ``path`` holding ``packages`` under ``constraints`` (requirements text), built once.
 
     Returns "" once it is ready (``path/.ready``), else what failed. Callers key ``path`` on
     everything that should rebuild it (the lock, the Python, the packages).
     """
-    installs = [INSTALL_EXTRAS.get(package, package) for package in packages]
+    installs = [with_extras(package) for package in packages]
     ready = " ".join(installs) + "\n"  # an older venv built without an extra it now needs is built again
     if (path / ".ready").is_file() and (path / ".ready").read_text() == ready:
         return ""

@@ -3,26 +3,12 @@
 import asyncio
 import json
 import re
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(postgres_dsn, min_size=0, max_size=2) as db_pool:
-        yield db_pool
-
-
-@pytest.fixture
-def channel() -> str:
-    return f"orders_{uuid.uuid4().hex[:12]}"
 
 
 async def test_releasing_a_connection_that_still_listens_warns(pool: asyncpg.Pool, channel: str) -> None:

@@ -1,33 +1,14 @@
 """Concurrent workers on a real PostgreSQL queue: every job done exactly once, nobody waits on a lock."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from .job_queue import Job, JobQueue, LeaseLostError, work
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(postgres_dsn, min_size=0, max_size=5) as db_pool:
-        yield db_pool
-
-
-@pytest_asyncio.fixture
-async def queue(pool: asyncpg.Pool) -> AsyncIterator[JobQueue]:
-    # Workers must commit for the others to see their claims, so a rolled-back
-    # transaction cannot isolate these tests: each gets a table of its own instead.
-    job_queue = JobQueue(f"jobs_{uuid.uuid4().hex[:12]}")
-    await job_queue.create(pool)
-    yield job_queue
-    await pool.execute(f"DROP TABLE {job_queue.table}")
 
 
 async def test_concurrent_workers_do_every_job_exactly_once(pool: asyncpg.Pool, queue: JobQueue) -> None:

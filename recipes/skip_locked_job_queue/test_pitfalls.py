@@ -1,29 +1,11 @@
 """What goes wrong without SKIP LOCKED, and when a queue is tested inside a rolled-back transaction."""
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from .job_queue import JobQueue
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(postgres_dsn, min_size=0, max_size=2) as db_pool:
-        yield db_pool
-
-
-@pytest_asyncio.fixture
-async def queue(pool: asyncpg.Pool) -> AsyncIterator[JobQueue]:
-    job_queue = JobQueue(f"jobs_{uuid.uuid4().hex[:12]}")
-    await job_queue.create(pool)
-    yield job_queue
-    await pool.execute(f"DROP TABLE {job_queue.table}")
 
 
 async def test_without_skip_locked_a_worker_waits_behind_the_lock(pool: asyncpg.Pool, queue: JobQueue) -> None:

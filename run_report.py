@@ -22,6 +22,7 @@ class Tally:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    xfailed: int = 0
     seconds: float = 0.0
 
 
@@ -58,6 +59,8 @@ class RunReport:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             if report.passed:
                 tally.passed += 1
+            elif hasattr(report, "wasxfail"):  # an expected failure: not a skip, so it gets its own column
+                tally.xfailed += 1
             elif report.skipped:
                 tally.skipped += 1
             else:
@@ -72,12 +75,13 @@ class RunReport:
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "cookbook run report")
         width = max(len(name) for name in self.tallies)
-        write(f"{'recipe':<{width}}  {'doc section':<28} {'passed':>6} {'failed':>6} {'skipped':>7} {'time':>7}")
+        counts = f"{'passed':>6} {'failed':>6} {'skipped':>7} {'xfailed':>7}"
+        write(f"{'recipe':<{width}}  {'doc section':<28} {counts} {'time':>7}")
         for name in sorted(self.tallies, key=lambda n: (n == "tests", n)):
             tally = self.tallies[name]
             line = (
                 f"{name:<{width}}  {doc_section(name)[:28]:<28} {tally.passed:>6} {tally.failed:>6} "
-                f"{tally.skipped:>7} {tally.seconds:>6.2f}s"
+                f"{tally.skipped:>7} {tally.xfailed:>7} {tally.seconds:>6.2f}s"
             )
             write(line, red=tally.failed > 0)
         provider = config.pluginmanager.get_plugin("postgres_provider")

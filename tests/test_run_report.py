@@ -24,21 +24,24 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     (recipe / "test_one.py").write_text("def test_ok():\n    pass\n\ndef test_broken():\n    assert 1 == 2\n")
     other = pytester.path / "recipes" / "some_recipe"
     other.mkdir()
-    (other / "test_two.py").write_text("import pytest\n\n@pytest.mark.skip\ndef test_skipped():\n    pass\n")
+    (other / "test_two.py").write_text(
+        "import pytest\n\n@pytest.mark.skip\ndef test_skipped():\n    pass\n\n"
+        "@pytest.mark.xfail(strict=True)\ndef test_known_bug():\n    assert 1 == 2\n"
+    )
     return pytester
 
 
 def test_each_recipe_gets_a_line_with_its_counts_and_doc_section(project: pytest.Pytester) -> None:
     result = project.runpytest(*QUIET)
 
-    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
     result.stdout.fnmatch_lines(
         [
             "*= FAILURES =*",
             "*= cookbook run report =*",
-            "recipe * doc section * passed failed skipped * time",
-            "await_a_coroutine * Basic Async Tests * 1 * 1 * 0 * *s",
-            "some_recipe * 0 * 0 * 1 * *s",
+            "recipe * doc section * passed failed skipped xfailed * time",
+            "await_a_coroutine * Basic Async Tests * 1 * 1 * 0 * 0 * *s",
+            "some_recipe * 0 * 0 * 1 * 1 * *s",
             "*= short test summary info =*",
         ]
     )
@@ -64,7 +67,7 @@ def test_a_server_problem_gets_a_short_line_at_the_end_and_its_fix_only_at_the_t
 
     result = project.runpytest(*QUIET)
 
-    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
+    result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
             f"postgres: DATABASE_URL unusable (database tests will fail): nothing listens at 127.0.0.1:{port} *",

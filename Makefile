@@ -50,9 +50,15 @@ install the PostgreSQL server binaries (apt-get install postgresql, or brew inst
 tests start a throwaway cluster themselves, or set DATABASE_URL to a server you have.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" \
   || { command -v docker-compose >/dev/null 2>&1 && echo docker-compose; })
+# Where the tests would find the server binaries (asked of the provider once .venv exists).
+PG_BINDIR = $(shell test -x $(BIN)/python && $(BIN)/python -c \
+  'import postgres_cluster as c; print(c.find_server_bindir() or "")' 2>/dev/null)
+HAVE_BINARIES = make db-up: no Docker compose here, and the tests need none: the PostgreSQL server binaries \
+are in $(PG_BINDIR), so \`make test\` starts a throwaway cluster of its own.
 
 db-up: ## Start the docker compose PostgreSQL and wait until it is healthy
-	@test -n "$(COMPOSE)" || { echo "$(NO_COMPOSE)"; exit 1; }
+	@test -n "$(COMPOSE)" || { if [ -n "$(PG_BINDIR)" ]; then echo "$(HAVE_BINARIES)"; \
+	  else echo "$(NO_COMPOSE)"; fi; exit 1; }
 	@if [ "$(COMPOSE)" = "docker compose" ]; then docker compose up --detach --wait; else \
 	  docker-compose up -d && for _ in $$(seq 60); do \
 	    docker-compose exec -T postgres pg_isready -U cookbook >/dev/null 2>&1 && exit 0; sleep 1; \

@@ -15,7 +15,7 @@ NO_DOCKER_ROUTES = "Without Docker: install the PostgreSQL server binaries"
 pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 
 
-def make(target: str, bindir: Path) -> subprocess.CompletedProcess[str]:
+def make(target: str, bindir: Path, *variables: str) -> subprocess.CompletedProcess[str]:
     """Run a target with ``bindir`` first on PATH and no other Docker on it."""
     dirs = [d for d in os.environ["PATH"].split(os.pathsep) if d and not any(
         (Path(d) / tool).exists() for tool in ("docker", "docker-compose")
@@ -23,14 +23,15 @@ def make(target: str, bindir: Path) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
     env["PATH"] = os.pathsep.join([str(bindir), *dirs])
     return subprocess.run(
-        ["make", "--no-print-directory", target],
+        ["make", "--no-print-directory", target, *variables],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["db-up", "db-down"])
 def test_without_docker_compose_one_line_names_the_docker_free_routes(target: str, tmp_path: Path) -> None:
-    result = make(target, tmp_path)
+    # VENV: before the first `make test` nobody can ask the provider where the binaries are.
+    result = make(target, tmp_path, f"VENV={tmp_path / 'no-venv-yet'}")
 
     assert result.returncode != 0
     assert result.stdout.count(NO_DOCKER_ROUTES) == 1
@@ -43,11 +44,25 @@ def test_a_docker_without_the_compose_plugin_gets_the_same_line(tmp_path: Path) 
     docker.write_text('#!/bin/bash\necho "unknown flag: --detach" >&2\nexit 125\n')
     docker.chmod(0o755)
 
-    result = make("db-up", tmp_path)
+    result = make("db-up", tmp_path, f"VENV={tmp_path / 'no-venv-yet'}")
 
     assert result.returncode != 0
     assert result.stdout.count(NO_DOCKER_ROUTES) == 1
     assert "unknown flag" not in result.stdout + result.stderr
+
+
+def test_db_up_without_docker_says_the_installed_binaries_are_enough(tmp_path: Path) -> None:
+    for name in ("initdb", "postgres"):  # found first on PATH, as the provider looks
+        (tmp_path / name).write_text("#!/bin/sh\nexit 1\n")
+        (tmp_path / name).chmod(0o755)
+
+    result = make("db-up", tmp_path)
+
+    assert result.returncode != 0
+    assert result.stdout.strip() == (
+        "make db-up: no Docker compose here, and the tests need none: the PostgreSQL server binaries are in "
+        f"{tmp_path}, so `make test` starts a throwaway cluster of its own."
+    )
 
 
 def test_make_list_shows_each_recipe_with_its_doc_section(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """Shared infrastructure only (PostgreSQL provider, run report, loop switch); recipes keep their own fixtures."""
 
 import asyncio
-import gc
 import os
 from collections.abc import Callable, Mapping
 
@@ -16,13 +15,6 @@ COOKBOOK_LOOP = os.environ.get("COOKBOOK_LOOP") or "asyncio"
 def pytest_configure(config: pytest.Config) -> None:
     if COOKBOOK_LOOP not in ("asyncio", "uvloop"):
         raise pytest.UsageError(f"COOKBOOK_LOOP={COOKBOOK_LOOP!r}: use 'uvloop', or 'asyncio' (the default)")
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # Collection imported every recipe's libraries. Frozen, that heap is skipped by each later
-    # collection, the automatic ones and the gc.collect() some fixtures run after every test.
-    gc.collect()
-    gc.freeze()
 
 
 def pytest_report_header() -> str:

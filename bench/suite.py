@@ -9,7 +9,10 @@ Each round runs, in alternating order:
   ready, so the suite's time can be given without it;
 - the floor: as many empty async tests as the suite has, spread over as many
   files, generated in a temp dir with the same pytest configuration and the
-  same conftest.py (so the same plugins). No suite can run faster than that.
+  same conftest.py (so the same plugins). No suite can run faster than that;
+- the sandbox floor: a few tests that each request ``pytester`` and run one
+  in-process session of one empty async test with the recipes' sandbox flags.
+  No pitfall sandbox can be cheaper than that.
 
 It reports the suite against the floor, the pitfall sandboxes (tests that request
 ``pytester``: how many, their total and median time), and every test above
@@ -40,6 +43,8 @@ SLOW_TEST_SECONDS = 0.25
 FLOOR_RATIO = 4.0  # the whole suite, PostgreSQL start excluded, at most this many times the floor
 SANDBOX_MEDIAN_MS = 40.0  # the median pitfall-sandbox test at most this long
 SANDBOX = "pytester sandbox"  # the kind bench/timings_plugin.py gives a test that requests pytester
+SANDBOX_FLOOR_TESTS = 25
+SANDBOX_FLAGS = ["--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider"]
 SLOW_TESTS_FILE = Path(__file__).with_name("slow_tests.toml")
 NO_REASON = "no reason given"
 SUMMARY = re.compile(r"^=+ (.+) in ([\d.]+)s", re.M)
@@ -176,6 +181,28 @@ def write_floor(directory: Path, tests: int, files: int) -> None:
         (directory / f"test_floor_{index:03}.py").write_text("\n\n".join(body))
 
 
+def write_sandbox_floor(directory: Path, tests: int) -> None:
+    """``tests`` tests that each run the cheapest sandbox: one in-process session of one empty async test."""
+    shutil.copy(ROOT / "pyproject.toml", directory / "pyproject.toml")
+    shutil.copy(ROOT / "conftest.py", directory / "conftest.py")
+    body = [
+        f'pytest_plugins = ["pytester"]\nFLAGS = {SANDBOX_FLAGS!r}\n'
+        'INI = "[pytest]\\nasyncio_mode = auto\\nasyncio_default_fixture_loop_scope = function\\n"\n'
+    ]
+    for number in range(tests):
+        body.append(
+            f"def test_sandbox_{number}(pytester):\n"
+            "    pytester.makeini(INI)\n"
+            "    pytester.makepyfile('async def test_empty():\\n    pass\\n')\n"
+            "    pytester.runpytest(*FLAGS).assert_outcomes(passed=1)\n"
+        )
+    (directory / "test_sandbox_floor.py").write_text("\n\n".join(body))
+
+
+def per_test_median_ms(run: Run) -> float:
+    return statistics.median(sum(phases.values()) for phases in run.timings.values()) * 1000
+
+
 def time_cluster_start(bindir: Path) -> float:
     cluster = ThrowawayCluster(bindir)
     try:
@@ -202,8 +229,11 @@ def compare(rounds: int) -> Comparison:
         floor_dir.mkdir()
         write_floor(floor_dir, tests, files)
         run_pytest(["--collect-only", "-q", "."], floor_dir, scratch, "floor-warmup")
+        sandbox_floor_dir = scratch / "sandbox-floor"
+        sandbox_floor_dir.mkdir()
+        write_sandbox_floor(sandbox_floor_dir, SANDBOX_FLOOR_TESTS)
         bindir = find_server_bindir() if "throwaway cluster" in postgres else None
-        runs: dict[str, list[Run]] = {"suite": [], "floor": []}
+        runs: dict[str, list[Run]] = {"suite": [], "floor": [], "sandbox floor": []}
 
         def suite() -> float:
             runs["suite"].append(run_pytest([], ROOT, scratch, "suite"))
@@ -213,7 +243,14 @@ def compare(rounds: int) -> Comparison:
             runs["floor"].append(run_pytest(["."], floor_dir, scratch, "floor"))
             return runs["floor"][-1].seconds
 
-        contenders = {"suite": suite, "floor": floor}
+        def sandbox_floor() -> float:
+            run = run_pytest(["."], sandbox_floor_dir, scratch, "sandbox-floor")
+            if run.returncode != 0:
+                raise RuntimeError(f"the sandbox floor failed ({run.summary}): it must pass to be a floor")
+            runs["sandbox floor"].append(run)
+            return per_test_median_ms(run)
+
+        contenders = {"suite": suite, "floor": floor, "sandbox floor": sandbox_floor}
         if bindir is not None:
             contenders["postgres"] = lambda: time_cluster_start(bindir)
         progress(f"suite: {rounds} rounds of the whole suite ({tests} tests), the floor and a cluster start")
@@ -236,8 +273,14 @@ def compare(rounds: int) -> Comparison:
             [s - p for s, p in zip(samples["suite"], pg_samples, strict=True)],
         ),
         Row(floor_name, "s", samples["floor"]),
+        Row(
+            "sandbox floor: a test that runs one empty async test in-process with pytester",
+            "ms/test",
+            samples["sandbox floor"],
+            compare=False,
+        ),
     ]
-    suite_row, floor_row = comparison.rows[2], comparison.rows[3]
+    suite_row, floor_row, sandbox_floor_row = comparison.rows[2], comparison.rows[3], comparison.rows[4]
     suite_row.note = f"{suite_row.median / tests * 1000:.1f} ms/test"
     floor_row.note = f"{floor_row.median / tests * 1000:.2f} ms/test"
     ratio = suite_row.median / floor_row.median
@@ -269,9 +312,11 @@ def compare(rounds: int) -> Comparison:
         )
     )
     without_sandboxes = (suite_row.median - sandboxes["total_seconds"]) / floor_row.median
+    at_sandbox_floor = without_sandboxes + sandboxes["tests"] * sandbox_floor_row.median / 1000 / floor_row.median
     comparison.notes.append(
-        f"the suite less its {sandboxes['tests']:.0f} sandbox tests is {without_sandboxes:.2f}x the floor: "
-        "each sandbox is a whole pytest session, which is what makes the suite miss 4x"
+        f"the suite less its {sandboxes['tests']:.0f} sandbox tests is {without_sandboxes:.2f}x the floor; "
+        f"were every sandbox test as cheap as the sandbox floor ({sandbox_floor_row.median:.1f} ms: pytest's own "
+        f"start-up of one session), the suite would be {at_sandbox_floor:.2f}x"
     )
     slow = slow_tests(median_total, known_slow(), runs["suite"][-1].sandbox_runs)
     unexplained = [test for test in slow if test["reason"] == NO_REASON]
@@ -314,9 +359,11 @@ def compare(rounds: int) -> Comparison:
         "postgres": postgres,
         "suite_outcomes": [run.summary for run in runs["suite"]],
         "floor_outcomes": [run.summary for run in runs["floor"]],
+        "sandbox_floor_outcomes": [run.summary for run in runs["sandbox floor"]],
         "pytest_durations_10_per_round": [run.durations for run in runs["suite"]],
         "slowest_tests_median_seconds": {nodeid: median_total[nodeid] for nodeid in slowest},
         "suite_vs_floor": round(ratio, 3),
+        "suite_vs_floor_at_sandbox_floor": round(at_sandbox_floor, 3),
         "sandbox_tests": sandboxes,
         "slow_tests": slow,
     }

@@ -289,6 +289,17 @@ def test_every_key_of_the_slow_tests_map_has_a_reason() -> None:
     assert all(isinstance(reason, str) and len(reason) > 10 for reason in reasons.values())
 
 
+def test_the_sandbox_floor_is_one_passing_in_process_session_per_test(pytester: pytest.Pytester) -> None:
+    suite.write_sandbox_floor(pytester.path, 2)
+
+    quiet = ("-p", "no:randomly", "-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
+    result = pytester.runpytest(*quiet, "-p", "no:cacheprovider", "-v", ".")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_sandbox_0 PASSED*", "*::test_sandbox_1 PASSED*"])
+    assert (pytester.path / "conftest.py").read_text() == (ROOT / "conftest.py").read_text()
+
+
 def test_the_timings_plugin_counts_the_sandbox_runs_of_each_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

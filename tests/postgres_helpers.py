@@ -21,9 +21,9 @@ import postgres_cluster
 from postgres_cluster import query_once
 
 ROOT = Path(__file__).resolve().parent.parent
-# Plugins the sandboxes do not need; the xdist sandboxes keep xdist (the last pair).
-QUIET: tuple[str, ...] = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
-QUIET += ("-p", "no:cacheprovider", "-p", "no:xdist")
+# Only the plugins the sandboxes use (the provider comes from their conftest.py); the xdist ones add XDIST.
+QUIET = ("--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider")
+XDIST = ("-p", "xdist.plugin", "-n", "2")
 # Settings of the cookbook's own run that must not reach a sandbox.
 OUTER_SETTINGS = ("DATABASE_URL", "CI", "COOKBOOK_REQUIRE_POSTGRES", postgres_cluster.CLUSTER_DIRS_ENV)
 
@@ -130,7 +130,7 @@ def child_run(sandbox: pytest.Pytester, *args: str, **env: str) -> Iterator[subp
     }
     child_env.update(env)
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *QUIET, "-p", "no:timeout", *args],
+        [sys.executable, "-c", CHILD, *QUIET, *args],
         cwd=sandbox.path, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip

@@ -28,7 +28,7 @@ from postgres_cluster import (
     query_once,
     with_database,
 )
-from tests.postgres_helpers import QUIET, closed_port, with_server_binaries
+from tests.postgres_helpers import QUIET, XDIST, closed_port, with_server_binaries
 
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
@@ -203,7 +203,7 @@ def test_under_xdist_the_workers_repeat_the_controllers_diagnosis_in_one_line(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{closed_port()}/nowhere")
 
-    result = sandbox.runpytest("-n", "2", *QUIET[:-2])
+    result = sandbox.runpytest(*QUIET, *XDIST)
 
     said_once(
         result,

@@ -33,6 +33,7 @@ from tests.postgres_helpers import (
     ANNOUNCE,
     QUIET,
     ROOT,
+    XDIST,
     announced,
     child_run,
     closed_port,
@@ -366,7 +367,7 @@ def test_under_xdist_a_run_without_database_tests_survives_an_unusable_cluster_d
     monkeypatch.setenv(postgres_cluster.CLUSTER_DIRS_ENV, unusable_dir(tmp_path))
     sandbox.makepyfile(test_plain="def test_needs_no_server():\n    pass\n")
 
-    result = sandbox.runpytest("-n", "2", *QUIET[:-2], "test_plain.py")
+    result = sandbox.runpytest(*QUIET, *XDIST, "test_plain.py")
 
     result.assert_outcomes(passed=1)
     assert result.ret == 0

@@ -11,6 +11,7 @@ import postgres_cluster
 from postgres_cluster import remove_abandoned_clusters, with_database
 from tests.postgres_helpers import (
     QUIET,
+    XDIST,
     closed_port,
     database_names,
     private_cluster_parent,
@@ -137,7 +138,7 @@ def test_xdist_workers_share_one_server_and_get_a_database_each(
         """
     )
 
-    result = sandbox.runpytest("-n", "2", *QUIET[:-2])
+    result = sandbox.runpytest(*QUIET, *XDIST)
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["postgres: DATABASE_URL, PostgreSQL *"])

@@ -8,9 +8,8 @@ import pytest
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 ROOT = Path(__file__).resolve().parent.parent
-# Plugins the sandboxes do not need.
-QUIET: tuple[str, ...] = ("-p", "no:randomly", "-p", "no:hypothesispytest", "-p", "no:aiohttp")
-QUIET += ("-p", "no:cacheprovider", "-p", "no:xdist")
+# Only the plugins the sandboxes use (the report and the provider come from their conftest.py).
+QUIET = ("--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider")
 
 
 @pytest.fixture

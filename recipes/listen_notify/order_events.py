@@ -47,8 +47,8 @@ class Subscription:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # A pooled connection released with a listener still attached warns, and
-        # would deliver this channel to whoever borrows the connection next.
+        # A pooled connection released with a listener still attached warns, and the
+        # pool's reset on release drops it (UNLISTEN *): remove it ourselves, first.
         await self._conn.remove_listener(self._channel, self._receive)
 
     def _receive(self, conn: object, pid: int, channel: str, payload: object) -> None:

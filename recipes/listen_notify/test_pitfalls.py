@@ -12,7 +12,7 @@ pytestmark = pytest.mark.asyncio
 
 
 async def test_releasing_a_connection_that_still_listens_warns(pool: asyncpg.Pool, channel: str) -> None:
-    # add_listener without remove_listener: the next borrower would hear this channel too.
+    # add_listener without remove_listener: asyncpg warns, then its reset on release runs UNLISTEN *.
     def ignore(*args: object) -> None:
         pass
 
@@ -44,16 +44,19 @@ async def test_an_exception_in_a_listener_callback_reaches_no_test(pool: asyncpg
 
     loop = asyncio.get_running_loop()
     reported: asyncio.Future[dict[str, Any]] = loop.create_future()
+    previous_handler = loop.get_exception_handler()
     loop.set_exception_handler(lambda loop, context: reported.set_result(context))
     try:
         async with pool.acquire() as listener, pool.acquire() as sender:
             await listener.add_listener(channel, naive_receive)
-            await sender.execute("SELECT pg_notify($1, $2)", channel, "{}")
-            async with asyncio.timeout(2):
-                context = await reported
-            await listener.remove_listener(channel, naive_receive)
+            try:
+                await sender.execute("SELECT pg_notify($1, $2)", channel, "{}")
+                async with asyncio.timeout(2):
+                    context = await reported
+            finally:
+                await listener.remove_listener(channel, naive_receive)
     finally:
-        loop.set_exception_handler(None)
+        loop.set_exception_handler(previous_handler)
 
     # asyncio prints the call, "Exception in callback ...naive_receive(<PoolConnectionProxy ...>, ...)";
     # uvloop the function, "Exception in callback <function ...naive_receive at 0x...>".

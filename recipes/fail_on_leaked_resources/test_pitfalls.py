@@ -128,7 +128,7 @@ def test_a_task_left_running_passes_silently_unless_a_fixture_checks(pytester: p
             if still_running:
                 for task in still_running:
                     task.cancel()
-                await asyncio.wait(still_running)
+                await asyncio.wait(still_running, timeout=2)
                 names = ", ".join(sorted(task.get_name() for task in still_running))
                 pytest.fail(f"the test left {len(still_running)} task(s) running: {names}", pytrace=False)
         """

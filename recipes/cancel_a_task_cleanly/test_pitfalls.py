@@ -16,7 +16,7 @@ async def test_a_cancel_before_the_first_step_means_the_body_never_ran() -> None
     pool = Pool("db-1")
     worker = Worker(pool, asyncio.Queue[str](), no_commit)
     task = asyncio.create_task(worker.run())
-    task.cancel()  # at once: what a too-short `sleep(0.01)` does on a busy machine
+    task.cancel()  # before the task's first step: no await between create_task and cancel
 
     with pytest.raises(asyncio.CancelledError):
         await task

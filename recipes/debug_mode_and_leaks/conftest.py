@@ -28,5 +28,5 @@ async def no_pending_tasks() -> AsyncIterator[None]:
         report = ", ".join(sorted(describe(task) for task in leftover))
         for task in leftover:
             task.cancel()
-        await asyncio.wait(leftover)  # let them clean up while the loop is still open
+        await asyncio.wait(leftover, timeout=2)  # clean-up time, bounded: a task may refuse to stop
         pytest.fail(f"the test left {len(leftover)} task(s) pending: {report}", pytrace=False)

@@ -60,7 +60,7 @@ def test_two_workers_get_two_databases_and_leave_none_behind(
     used = set(log.read_text().split())  # e.g. {"par_<run id>_gw0", "par_<run id>_gw1"}
     run_ids = {name.split("_")[1] for name in used}
     assert len(run_ids) == 1
-    assert {name.rsplit("_", 1)[1] for name in used} <= {"gw0", "gw1"}
+    assert {name.rsplit("_", 1)[1] for name in used} == {"gw0", "gw1"}
     leftovers = WorkerDatabases(postgres_admin_dsn, run_ids.pop(), "").existing()
     assert asyncio.run(leftovers) == []  # clones and template all dropped
 

@@ -72,7 +72,8 @@ async def test_concurrent_tasks_each_borrow_their_own_connection(pool: asyncpg.P
             pid: int = await connection.fetchval("SELECT pg_backend_pid()")
             return pid
 
-    pids = await asyncio.gather(backend_pid(), backend_pid())
+    async with asyncio.timeout(5):  # a pool that cannot lend two at once fails here instead of hanging
+        pids = await asyncio.gather(backend_pid(), backend_pid())
 
     assert len(set(pids)) == 2
 

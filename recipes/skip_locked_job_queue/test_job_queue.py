@@ -128,4 +128,4 @@ async def test_a_claim_holds_the_job_for_lease_seconds_30_by_default(
     assert await queue.claim(pool, **options) is not None
 
     left = await pool.fetchval(f"SELECT extract(epoch FROM locked_until - now())::float8 FROM {queue.table}")
-    assert expected - 1 < left <= expected
+    assert expected - 0.25 < left <= expected  # the two statements run milliseconds apart

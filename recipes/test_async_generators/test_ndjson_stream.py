@@ -139,7 +139,7 @@ async def test_leaving_a_live_http_stream_early_closes_the_connection(feed: Feed
     async with aclosing(fetch_records(feed.session, feed.url + "?live")) as records:
         assert [await anext(records), await anext(records)] == RECORDS[:2]
 
-    async with asyncio.timeout(2):  # a live feed's handler ends only when aiohttp cancels it: the client left
+    async with asyncio.timeout(2):  # the handler ends when the test server cancels it: its client left
         await feed.done.wait()
 
 

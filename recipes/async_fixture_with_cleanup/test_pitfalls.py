@@ -55,7 +55,7 @@ def test_a_session_fixture_that_never_closes_fails_another_test(pytester: pytest
             pass
         """
     )
-    result = pytester.runpytest(*FAST, "-p", "no:aiohttp")
+    result = pytester.runpytest(*FAST)
 
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at setup of test_b_innocent*", "*ResourceWarning: Unclosed client session*"])

@@ -81,6 +81,8 @@ async def test_runs_once_a_minute_through_a_virtual_hour() -> None:
     runner = asyncio.create_task(run_every(60, job))
     await asyncio.sleep(3600 - 1)
     runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
 
     assert runs == [60.0 * n for n in range(60)]
 
@@ -140,6 +142,8 @@ async def test_ticks_are_anchored_to_the_start(
     runner = asyncio.create_task(run_every(60, job))
     await asyncio.sleep(250)
     runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
 
     assert runs == starts
     assert caplog.messages == logged

@@ -189,7 +189,7 @@ def test_a_per_test_fixture_without_loop_scope_is_on_another_loop_than_its_test(
     (package / "test_quote_service.py").write_text(forgotten)
     pytester.makeini("[pytest]\nfilterwarnings = error\n" + FUNCTION_FIXTURE_LOOPS)
 
-    result = pytester.runpytest(*LEAN, "-p", "no:aiohttp", "-k", "per_test_fixture")
+    result = pytester.runpytest(*LEAN, "-k", "per_test_fixture")
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E           RuntimeError: Timeout context manager should be used inside a task"])

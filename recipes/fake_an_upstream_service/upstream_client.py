@@ -1,6 +1,6 @@
 """A JSON client for an unreliable upstream: a deadline per attempt and a bounded number of retries.
 
-A 5xx or 429 (after a numeric ``Retry-After`` if there is one), an attempt past its deadline and
+A 5xx or 429 (after a numeric ``Retry-After``, up to ``max_wait``), an attempt past its deadline and
 a connection cut before the whole body arrived are retried after a doubling pause; running out of
 attempts is ``UpstreamUnavailable``. A 4xx, broken HTTP, a redirect loop, a body over ``max_body``
 or one that is not plain JSON is a ``BadResponse`` at once: never a raw aiohttp or json error.
@@ -34,6 +34,7 @@ class RetryPolicy:
     attempts: int = 3  # requests in total, the first one included
     timeout: float = 5.0  # seconds for each attempt, reading the body included
     backoff: float = 0.2  # the first pause in seconds; it doubles after each failed attempt
+    max_wait: float = 30.0  # the longest pause, whatever Retry-After asks: 999999999 would be 31 years
 
 
 def retry_after(value: str | None) -> float | None:
@@ -60,7 +61,8 @@ class UpstreamClient:
             except _Transient as error:
                 if attempt == self.policy.attempts:
                     raise UpstreamUnavailable(f"GET {url}: gave up after {attempt} tries: {error}") from error.__cause__
-                await self.sleep(self.policy.backoff * 2 ** (attempt - 1) if error.wait is None else error.wait)
+                pause = self.policy.backoff * 2 ** (attempt - 1) if error.wait is None else error.wait
+                await self.sleep(min(pause, self.policy.max_wait))
             attempt += 1
 
     async def _attempt(self, url: str) -> Any:

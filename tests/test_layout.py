@@ -26,7 +26,7 @@ MODULE_AIM, PATTERN_AIM, FIRST_TEST_BY, SNIPPET_AIM = 80, 150, 45, 15
 # Files allowed over their aim, each with the reason (the entry goes once the file fits).
 OVER_AIM: dict[str, str] = {
     "recipes/test_an_aiohttp_app/notes_app.py": "hostile-input guards: UTF-8 only, strict JSON, ASCII ids",
-    "recipes/fake_an_upstream_service/upstream_client.py": "capped body, broken HTTP, strict JSON",
+    "recipes/fake_an_upstream_service/upstream_client.py": "capped body and wait, broken HTTP, strict JSON",
     "recipes/fuzz_a_handler_with_hypothesis/test_hardened_app.py": "five properties: three endpoints, two round trips",
     "recipes/test_async_subprocesses/run_command.py": "a program that cannot start is a domain error of its own",
     "recipes/test_async_subprocesses/test_run_command.py": "a program that cannot start is a domain error of its own",

@@ -5,7 +5,8 @@ each task until it ends (the event loop holds only a weak reference), and a done
 takes the task's error, so asyncio never has to report it as "Task exception was never
 retrieved". ``drain`` waits for the deliveries in flight and raises what failed as one
 ``ExceptionGroup``; leaving ``async with`` drains. Unlike an ``asyncio.TaskGroup``, one
-failed webhook does not cancel the others.
+failed webhook does not cancel the others, and an error raised in the ``async with`` body
+reaches the caller as itself: the deliveries are cancelled and their failures become its notes.
 """
 
 from __future__ import annotations
@@ -69,4 +70,10 @@ class WebhookNotifier:
         if exc is not None:  # the body failed: stop the deliveries instead of waiting for them
             for task in self.in_flight:
                 task.cancel()
-        await self.drain()
+        try:
+            await self.drain()
+        except ExceptionGroup as group:
+            if exc is None:
+                raise
+            for failure in group.exceptions:  # raising the group would hide the body's error from the caller
+                exc.add_note(f"also: {failure}: {failure.__cause__!r}")

@@ -83,6 +83,8 @@ async def run(
             raise CommandTimedOut(argv, timeout, proc.pid) from None
         raise
     finally:
+        stderr.cancel()  # if a second cancel cut that wait short, a reader left waiting breaks communicate()
+        await asyncio.wait([stderr])
         await proc.communicate()  # reap the child and drain stdout: no zombie, no open transport
     if returncode != 0:
         raise CommandFailed(argv, returncode, stderr.result().decode(errors="replace"))

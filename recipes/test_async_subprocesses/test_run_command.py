@@ -152,6 +152,20 @@ async def test_a_child_already_gone_when_run_gives_up_does_not_hide_the_error(mo
 
 
 @pytest.mark.asyncio
+async def test_a_second_cancel_during_cleanup_still_raises_cancelled_and_reaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop, real_killpg = asyncio.get_running_loop(), os.killpg
+
+    def kill_then_cancel_again(pgid: int, sig: int) -> None:
+        loop.call_soon(real_killpg, pgid, sig)  # a turn late: the stderr reader surely still waits for EOF
+        cleanup = asyncio.current_task()
+        assert cleanup is not None
+        cleanup.cancel()  # the caller gives up again while run waits for stderr to end
+
+    monkeypatch.setattr(os, "killpg", kill_then_cancel_again)
+    assert_gone(int(await first_line_then_cancel(SLOW_CHILD)))  # CancelledError, not RuntimeError
+
+
+@pytest.mark.asyncio
 async def test_a_program_that_cannot_be_executed_is_one_clear_error(tmp_path: Path) -> None:
     not_executable = tmp_path / "tool.sh"
     not_executable.write_text("echo hi\n")

@@ -28,8 +28,12 @@ OVER_AIM: dict[str, str] = {
     "recipes/test_an_aiohttp_app/notes_app.py": "hostile-input guards: UTF-8 only, strict JSON, ASCII ids",
     "recipes/fake_an_upstream_service/upstream_client.py": "capped body and wait, broken HTTP, strict JSON",
     "recipes/fuzz_a_handler_with_hypothesis/test_hardened_app.py": "five properties: three endpoints, two round trips",
-    "recipes/test_async_subprocesses/run_command.py": "a program that cannot start is a domain error of its own",
-    "recipes/test_async_subprocesses/test_run_command.py": "a program that cannot start is a domain error of its own",
+    "recipes/test_async_subprocesses/run_command.py": (
+        "a program that cannot start is a domain error of its own; a second cancel during the clean-up"
+    ),
+    "recipes/test_async_subprocesses/test_run_command.py": (
+        "a program that cannot start is a domain error of its own; a second cancel during the clean-up"
+    ),
     "recipes/test_an_asgi_app_with_httpx/notes_api.py": "a JSON 413 by Content-Length and by count, as it streams",
     "recipes/test_an_asgi_app_with_httpx/test_notes_api.py": "the body limit tested by length, by header, chunked",
 }

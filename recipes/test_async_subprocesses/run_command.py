@@ -1,7 +1,8 @@
 """Run a command, stream its output line by line, and never leave it running.
 
 POSIX only: the child gets a process group of its own, so a timeout, a cancellation or
-any error kills it with anything it started; it is always reaped before ``run`` ends.
+any error kills it with anything it started; it is reaped before ``run`` ends, even when
+the caller cancels once more during that clean-up.
 """
 
 import asyncio

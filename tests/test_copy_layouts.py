@@ -67,6 +67,19 @@ def test_flat_tests_folder_gets_pythonpath_and_a_root_conftest(
         assert (tmp_path / "tests" / name).is_file()
 
 
+@pytest.mark.parametrize("header", ["[tool.pytest]", "[tool.pytest]    # pytest 9", "  [tool.pytest] # spaced"])
+def test_the_section_the_project_has_is_found_even_with_a_comment_after_it(
+    header: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "pyproject.toml", f'{header}\nasyncio_default_fixture_loop_scope = "function"\n')
+
+    out = printed(capsys, DATABASE_RECIPE, tmp_path / "tests")
+
+    assert f"add to the [tool.pytest] section of {tmp_path / 'pyproject.toml'}" in out
+    assert "(the settings pytest reads for DEST)" in out
+    assert "ini_options" not in out
+
+
 def test_a_package_tests_folder_gets_the_same_two_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path / "pyproject.toml", PYTEST_SECTION)
     write(tmp_path / "tests" / "__init__.py", "")
@@ -164,7 +177,7 @@ def test_a_recipe_without_a_database_gets_no_provider_step(tmp_path: Path, capsy
 
     assert "pythonpath" not in out
     assert "pytest_plugins" not in out
-    assert "3. Run it:" in out
+    assert "3. Run it, with the pytest of that venv:" in out
     assert not (tmp_path / "tests" / PROVIDER_FILES[0]).exists()
 
 
@@ -188,7 +201,7 @@ SETTINGS_STEP = re.compile(
     r"^2\. pytest settings: add to the (\S+) section of (.+)\n(?:   \(.*\n)?((?:     .*\n)+)", re.M
 )
 CONFTEST_STEP = re.compile(r"Load it from\n   (\S+) \(.*\n.*\n((?:     .*\n)+)")
-RUN_STEP = re.compile(r"Run it:\n     cd (\S+) && (pytest \S+)")
+RUN_STEP = re.compile(r"Run it, with the pytest of that venv:\n     cd (\S+) && (pytest \S+)")
 
 
 def follow(out: str) -> list[str]:

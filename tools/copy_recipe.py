@@ -109,7 +109,7 @@ def _pytest_settings_in(folder: Path) -> tuple[Path, str] | None:
             continue
         text = path.read_text(errors="replace")
         for section in sections:
-            if re.search(rf"^\s*{re.escape(section)}\s*$", text, re.M):
+            if re.search(rf"^\s*{re.escape(section)}\s*(#.*)?$", text, re.M):  # a comment may follow
                 return path, section
         if name in ("pytest.ini", ".pytest.ini"):
             return path, sections[0]
@@ -199,7 +199,7 @@ def instructions(recipe: Recipe, dest: Path) -> str:
         )
     target = (project.dest / recipe.name).relative_to(project.rootdir).as_posix()
     run = f"cd {shlex.quote(str(project.rootdir))} && pytest {shlex.quote(target)}"
-    steps.append(f"{len(steps) + 1}. Run it:\n     {run}")
+    steps.append(f"{len(steps) + 1}. Run it, with the pytest of that venv:\n     {run}")
     return "\n".join(steps)
 
 

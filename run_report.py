@@ -21,6 +21,7 @@ DOC_SECTION = re.compile(r"^\*\*Doc section:\*\*\s*(.+?)\s*$", re.M)
 class Tally:
     passed: int = 0
     failed: int = 0
+    errors: int = 0  # a failing setup or teardown, as pytest counts them
     skipped: int = 0
     xfailed: int = 0
     seconds: float = 0.0
@@ -56,7 +57,9 @@ class RunReport:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         tally = self.tallies.setdefault(group_of(report.nodeid), Tally())
         tally.seconds += report.duration
-        if report.when == "call" or (report.when == "setup" and not report.passed):
+        if report.failed and report.when != "call":
+            tally.errors += 1
+        elif report.when == "call" or (report.when == "setup" and report.skipped):
             if report.passed:
                 tally.passed += 1
             elif hasattr(report, "wasxfail"):  # an expected failure: not a skip, so it gets its own column
@@ -65,8 +68,6 @@ class RunReport:
                 tally.skipped += 1
             else:
                 tally.failed += 1
-        elif report.when == "teardown" and report.failed:
-            tally.failed += 1
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -75,15 +76,15 @@ class RunReport:
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "cookbook run report")
         width = max(len(name) for name in self.tallies)
-        counts = f"{'passed':>6} {'failed':>6} {'skipped':>7} {'xfailed':>7}"
+        counts = f"{'passed':>6} {'failed':>6} {'errors':>6} {'skipped':>7} {'xfailed':>7}"
         write(f"{'recipe':<{width}}  {'doc section':<28} {counts} {'time':>7}")
         for name in sorted(self.tallies, key=lambda n: (n == "tests", n)):
             tally = self.tallies[name]
             line = (
-                f"{name:<{width}}  {doc_section(name)[:28]:<28} {tally.passed:>6} {tally.failed:>6} "
+                f"{name:<{width}}  {doc_section(name)[:28]:<28} {tally.passed:>6} {tally.failed:>6} {tally.errors:>6} "
                 f"{tally.skipped:>7} {tally.xfailed:>7} {tally.seconds:>6.2f}s"
             )
-            write(line, red=tally.failed > 0)
+            write(line, red=tally.failed + tally.errors > 0)
         provider = config.pluginmanager.get_plugin("postgres_provider")
         summary_line = getattr(provider, "summary_line", None)
         if callable(summary_line) and (line := summary_line(config)):

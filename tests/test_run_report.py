@@ -38,9 +38,9 @@ def test_each_recipe_gets_a_line_with_its_counts_and_doc_section(project: pytest
         [
             "*= FAILURES =*",
             "*= cookbook run report =*",
-            "recipe * doc section * passed failed skipped xfailed * time",
-            "await_a_coroutine * Basic Async Tests * 1 * 1 * 0 * 0 * *s",
-            "some_recipe * 0 * 0 * 1 * 1 * *s",
+            "recipe * doc section * passed failed errors skipped xfailed * time",
+            "await_a_coroutine * Basic Async Tests * 1 * 1 * 0 * 0 * 0 * *s",
+            "some_recipe * 0 * 0 * 0 * 1 * 1 * *s",
             "*= short test summary info =*",
         ]
     )
@@ -71,6 +71,7 @@ def test_a_server_problem_gets_a_short_line_at_the_end_and_its_fix_only_at_the_t
         [
             f"postgres: DATABASE_URL unusable (database tests will fail): nothing listens at 127.0.0.1:{port} *",
             "*= cookbook run report =*",
+            "some_recipe * 0 * 0 * 1 * 1 * 1 * *s",  # the database test's setup error is an error, not a failure
             f"postgres: DATABASE_URL: nothing listens at 127.0.0.1:{port} (connection refused) "
             "(database tests will fail)",
         ]

@@ -42,7 +42,7 @@ def doc_section(recipe: str) -> str:
     found = DOC_SECTION.search(readme.read_text())
     if not found:
         return ""
-    name = found.group(1).split(" (")[0]  # "Async Fixtures (the database fixture)" -> "Async Fixtures"
+    name = found.group(1)  # as the README's tables and `make list` give it
     return "beyond the doc" if name.startswith("none") else name
 
 
@@ -76,12 +76,14 @@ class RunReport:
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "cookbook run report")
         width = max(len(name) for name in self.tallies)
+        sections = {name: doc_section(name) for name in self.tallies}
+        wide = max(len("doc section"), *(len(section) for section in sections.values()))
         counts = f"{'passed':>6} {'failed':>6} {'errors':>6} {'skipped':>7} {'xfailed':>7}"
-        write(f"{'recipe':<{width}}  {'doc section':<28} {counts} {'time':>7}")
+        write(f"{'recipe':<{width}}  {'doc section':<{wide}} {counts} {'time':>7}")
         for name in sorted(self.tallies, key=lambda n: (n == "tests", n)):
             tally = self.tallies[name]
             line = (
-                f"{name:<{width}}  {doc_section(name)[:28]:<28} {tally.passed:>6} {tally.failed:>6} {tally.errors:>6} "
+                f"{name:<{width}}  {sections[name]:<{wide}} {tally.passed:>6} {tally.failed:>6} {tally.errors:>6} "
                 f"{tally.skipped:>7} {tally.xfailed:>7} {tally.seconds:>6.2f}s"
             )
             write(line, red=tally.failed + tally.errors > 0)

@@ -1,15 +1,14 @@
 """The run report: one line per recipe, after pytest's own failure report."""
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.postgres_helpers import QUIET, closed_port
+
 pytest_plugins = ["pytester"]  # its sandboxes; declared here, not in addopts
 
 ROOT = Path(__file__).resolve().parent.parent
-# Only the plugins the sandboxes use (the report and the provider come from their conftest.py).
-QUIET = ("--disable-plugin-autoload", "-p", "pytest_asyncio.plugin", "-p", "no:cacheprovider")
 
 
 @pytest.fixture
@@ -56,9 +55,7 @@ def test_a_very_quiet_run_has_no_report(project: pytest.Pytester) -> None:
 def test_a_server_problem_gets_a_short_line_at_the_end_and_its_fix_only_at_the_top(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     for name in ("CI", "COOKBOOK_REQUIRE_POSTGRES", "COOKBOOK_POSTGRES_TMPDIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/nowhere")
